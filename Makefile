@@ -1,0 +1,39 @@
+# One entry point per job. `make serve` and `make test` are the README's two commands.
+PYTHON ?= python3
+PIP ?= $(PYTHON) -m pip
+STAMP := .make/installed
+
+.PHONY: setup serve check-answer test lint check bench eval clean
+
+$(STAMP): pyproject.toml
+	$(PIP) install --quiet -e '.[test,bench]'
+	@mkdir -p .make && touch $(STAMP)
+
+setup: $(STAMP)
+
+## Set up, build the default corpus on first run, and serve on 127.0.0.1:8765
+serve: $(STAMP)
+	docvouch serve
+
+## Everything the tests need (system packages included), then lint and the whole suite
+test: $(STAMP)
+	./scripts/install-test-deps
+	$(MAKE) check
+
+lint:
+	ruff check service tests bench
+
+check: lint
+	$(PYTHON) -m pytest -q
+
+## Verdict quality on the labelled set (dev split for tuning, test split reported)
+eval: $(STAMP)
+	$(PYTHON) bench/eval.py
+
+## Benchmarks: figures go into bench/RESULTS.md
+bench: $(STAMP)
+	$(PYTHON) bench/latency.py
+	$(PYTHON) bench/eval.py --split test
+
+clean:
+	rm -rf .make build dist *.egg-info .pytest_cache .ruff_cache

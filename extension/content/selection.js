@@ -1,0 +1,31 @@
+"use strict";
+// Injected by the background when the user picks "Verify with DocVouch" on selected text (any
+// page; activeTab grants this one tab). Reads the selection like an answer and shows the result
+// in a floating badge next to it.
+(() => {
+  const selection = getSelection();
+  if (!selection || selection.rangeCount === 0 || selection.isCollapsed) return;
+  const range = selection.getRangeAt(0).cloneRange();
+  const common = range.commonAncestorContainer;
+  const root = common.nodeType === Node.ELEMENT_NODE ? common : common.parentElement;
+  if (!root) return;
+  const extraction = DocVouch.extract.read(root, { clip: range });
+  if (extraction.text.trim() === "") return;
+
+  DocVouch.selectionController ??= DocVouch.createAnswerController({
+    doc: document,
+    send: DocVouch.sendToBackground,
+    attachBadge: (owner, host) => {
+      const anchor = owner.range.getBoundingClientRect();
+      host.style.setProperty("position", "fixed");
+      host.style.setProperty("z-index", "2147483646");
+      host.style.setProperty("left", `${Math.max(8, Math.round(anchor.left))}px`);
+      host.style.setProperty("top", `${Math.round(Math.min(anchor.bottom + 8, innerHeight - 48))}px`);
+      document.documentElement.append(host);
+    },
+    onClose: () => {},
+  });
+  // Each selection is its own owner, so verifying a second one leaves the first in place.
+  const owner = { range };
+  DocVouch.selectionController.handleAnswer({ answer: owner, extraction, key: DocVouch.textKey(extraction.text), trigger: "selection" });
+})();

@@ -1,0 +1,9 @@
+"""``python -m docvouch`` is the ``docvouch`` command."""
+
+from __future__ import annotations
+
+import sys
+
+from docvouch.cli import main
+
+sys.exit(main())

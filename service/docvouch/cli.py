@@ -1,0 +1,242 @@
+"""``docvouch``: check, search, corpus and serve from the terminal.
+
+Argument parsing and output only; the work happens in ``engine``, ``store`` and ``ingest``.
+Exit codes: 0 done, 1 ``check --fail-on`` matched, 2 bad input or usage, 3 index problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from docvouch import __version__
+from docvouch.errors import DocVouchError, IndexCorruptError, IndexError_
+from docvouch.store import (
+    DEFAULT_CORPUS,
+    current_index,
+    ensure_default_index,
+    list_corpora,
+    resolve_home,
+)
+
+EXIT_FAIL_ON, EXIT_INPUT, EXIT_INDEX = 1, 2, 3
+MARKS = {"supported": "✓", "partial": "~", "unsupported": "·", "contradicted": "✗"}
+LABELS = {"supported": "supported", "partial": "partial", "unsupported": "not in docs",
+          "contradicted": "contradicted"}
+COLOURS = {"supported": "32", "partial": "33", "unsupported": "90", "contradicted": "31"}
+
+
+def _progress(line: str) -> None:
+    print(f"docvouch: {line}", file=sys.stderr, flush=True)
+
+
+def _open_engine(args: argparse.Namespace):
+    from docvouch.engine import Engine
+
+    home = resolve_home(args.home)
+    corpus = getattr(args, "corpus", None) or DEFAULT_CORPUS
+    if corpus == DEFAULT_CORPUS:
+        directory = ensure_default_index(home, progress=_progress)
+    else:
+        directory = current_index(home, corpus)
+    try:
+        return Engine.open(directory)
+    except IndexCorruptError:
+        if corpus != DEFAULT_CORPUS:
+            raise
+        _progress("the default index is corrupt; rebuilding it")
+        return Engine.open(ensure_default_index(home, progress=_progress, force=True))
+
+
+def read_input(source: str) -> str:
+    """The answer text from a file or ``-`` (stdin), strictly UTF-8 and not binary."""
+    try:
+        raw = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    except OSError as exc:
+        raise InputProblem(f"cannot read {source}: {exc.strerror or exc}") from exc
+    if b"\x00" in raw[:8192]:
+        raise InputProblem(f"{'stdin' if source == '-' else source} looks binary (NUL bytes); "
+                           "give a text or markdown answer")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputProblem(
+            f"{'stdin' if source == '-' else source} is not valid UTF-8 "
+            f"(byte 0x{raw[exc.start]:02x} at offset {exc.start})"
+        ) from exc
+
+
+class InputProblem(Exception):
+    """Bad CLI input: printed on one line, exit code 2."""
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    text = read_input(args.file)
+    engine = _open_engine(args)
+    result = engine.verify(text, top_k=args.top_k, max_claims=args.max_claims)
+    if args.format == "json":
+        sys.stdout.buffer.write(orjson.dumps(result, option=orjson.OPT_INDENT_2) + b"\n")
+    else:
+        print(render_text(result, text, colour=_use_colour()))
+    if args.fail_on and any(c["verdict"] in args.fail_on for c in result["claims"]):
+        return EXIT_FAIL_ON
+    return 0
+
+
+def _use_colour() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def render_text(result: dict[str, Any], text: str, *, colour: bool = False) -> str:
+    """The human report of ``docvouch check``."""
+
+    def paint(verdict: str, s: str) -> str:
+        return f"\x1b[{COLOURS[verdict]}m{s}\x1b[0m" if colour else s
+
+    summary = result["summary"]
+    score = "–" if result["score"] is None else f"{result['score']}/100"
+    corpus = result["corpus"]
+    lines = [
+        f"DocVouch {score} · {summary['claims']} claims: {summary['supported']} supported · "
+        f"{summary['partial']} partial · {summary['unsupported']} not in docs · "
+        f"{summary['contradicted']} contradicted",
+        f"  corpus {corpus['name']} {corpus['version']} ({corpus['passages']:,} passages), "
+        f"{result['took_ms']} ms" + (" · claims truncated" if result.get("truncated") else ""),
+    ]
+    for claim in result["claims"]:
+        verdict = claim["verdict"]
+        line_no = text.count("\n", 0, claim["span"][0]) + 1
+        head = paint(verdict, f"{MARKS[verdict]} {LABELS[verdict]:<12}")
+        lines.append("")
+        lines.append(f"{head} line {line_no:<4} {_one_line(claim['text'], 90)}")
+        lines.append(f"    {claim['reason']}")
+        if claim.get("suggestion"):
+            lines.append(f"    did you mean: {claim['suggestion']}")
+        if claim["evidence"]:
+            ev = claim["evidence"][0]
+            lines.append(f"    → {ev['url'].split(':~:')[0]}")
+    if not result["claims"]:
+        lines.append("")
+        lines.append("no checkable claims in this text")
+    return "\n".join(lines)
+
+
+def _one_line(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    engine = _open_engine(args)
+    hits = engine.search(args.query, k=args.k)
+    if args.format == "json":
+        sys.stdout.buffer.write(orjson.dumps(hits, option=orjson.OPT_INDENT_2) + b"\n")
+        return 0
+    if not hits:
+        print("no passage matches")
+    for n, hit in enumerate(hits, 1):
+        print(f"{n:>2}. {hit['bm25']:7.2f}  {_one_line(hit['title'], 80)}")
+        print(f"             {hit['url']}")
+    return 0
+
+
+def cmd_corpus(args: argparse.Namespace) -> int:
+    home = resolve_home(args.home)
+    if args.action == "list":
+        corpora = list_corpora(home)
+        if args.format == "json":
+            sys.stdout.buffer.write(orjson.dumps(corpora, option=orjson.OPT_INDENT_2) + b"\n")
+        elif not corpora:
+            print(f"no corpus built yet under {home}; `docvouch corpus build python` makes one")
+        for c in corpora:
+            if "error" in c:
+                print(f"{c['name']:<16} UNREADABLE: {c['error']}")
+            else:
+                print(f"{c['name']:<16} {c.get('version', ''):<8} {c['passages']:>9,} passages "
+                      f"{c['symbols']:>9,} symbols  built {c['built_at']}")
+        return 0
+    if args.action == "build":
+        if args.name != DEFAULT_CORPUS:
+            raise InputProblem(f"unknown corpus pack {args.name!r}; available: {DEFAULT_CORPUS}")
+        ensure_default_index(home, progress=_progress, force=True)
+        args.corpus = args.name
+    engine = _open_engine(args)
+    info = engine.info()
+    if args.format == "json":
+        sys.stdout.buffer.write(orjson.dumps(info, option=orjson.OPT_INDENT_2) + b"\n")
+    else:
+        for key, value in info.items():
+            print(f"{key:<16} {value}")
+        print(f"{'path':<16} {engine.index.directory}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="docvouch", description="Check AI chat answers against real documentation.")
+    parser.add_argument("--version", action="version", version=f"docvouch {__version__}")
+    parser.add_argument("--home", help="where corpora live (env DOCVOUCH_HOME; default: the "
+                        "user data directory)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = sub.add_parser("check", help="verify an answer (file or - for stdin)")
+    check.add_argument("file", help="markdown/text file, or - for stdin")
+    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument("--corpus", default=os.environ.get("DOCVOUCH_CORPUS", DEFAULT_CORPUS))
+    check.add_argument("--top-k", type=int, default=10, help="passages retrieved per claim")
+    check.add_argument("--max-claims", type=int, default=200)
+    check.add_argument("--fail-on", nargs="*", choices=tuple(LABELS), default=[],
+                       help="exit 1 if any claim gets one of these verdicts")
+    check.set_defaults(func=cmd_check)
+
+    search = sub.add_parser("search", help="ranked passages for a query")
+    search.add_argument("query")
+    search.add_argument("-k", type=int, default=10)
+    search.add_argument("--format", choices=("text", "json"), default="text")
+    search.add_argument("--corpus", default=os.environ.get("DOCVOUCH_CORPUS", DEFAULT_CORPUS))
+    search.set_defaults(func=cmd_search)
+
+    corpus = sub.add_parser("corpus", help="list, inspect or build corpora")
+    corpus.add_argument("action", choices=("list", "info", "build"))
+    corpus.add_argument("name", nargs="?", default=DEFAULT_CORPUS)
+    corpus.add_argument("--format", choices=("text", "json"), default="text")
+    corpus.set_defaults(func=cmd_corpus, corpus=None)
+
+    try:
+        from docvouch import serve_cli
+    except ImportError:  # the HTTP service is optional for the CLI
+        serve_cli = None
+    if serve_cli is not None:
+        serve_cli.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point."""
+    args = build_parser().parse_args(argv)
+    if getattr(args, "action", None) == "info":
+        args.corpus = args.name
+    try:
+        return int(args.func(args) or 0)
+    except InputProblem as exc:
+        print(f"docvouch: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except IndexError_ as exc:
+        print(f"docvouch: {exc.detail}", file=sys.stderr)
+        return EXIT_INDEX
+    except DocVouchError as exc:
+        print(f"docvouch: {exc.detail}", file=sys.stderr)
+        return EXIT_INPUT if exc.status < 500 else EXIT_INDEX
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,345 @@
+"""Symbol references in code: what names a snippet uses and with which keyword arguments.
+
+Python is parsed with :mod:`ast` (imports resolve aliases, literals and constructors give
+receiver types: ``text = "x"; text.contains(...)`` is a ``str`` method call); code that does
+not parse, or is another language, falls back to a tolerant regex. Shell lines become
+command references (``python -m json.tool`` names the module ``json.tool``).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+RefKind = str  # "call" | "attribute" | "import" | "module" | "mention" | "flag"
+
+
+@dataclass(slots=True)
+class SymbolRef:
+    """A name as an answer uses it, resolved through the answer's own imports."""
+
+    name: str  # dotted and alias-resolved: "os.path.isdirectory", "str.contains"
+    written: str  # as it appears: "osp.isdirectory", "text.contains"
+    kind: RefKind = "call"
+    keywords: list[str] = field(default_factory=list)
+    receiver_typed: bool = False  # the head was a variable whose type we inferred
+
+
+@dataclass(slots=True)
+class RefContext:
+    """What the whole answer tells us about names: import aliases, variable types."""
+
+    aliases: dict[str, str] = field(default_factory=dict)
+    variables: dict[str, str] = field(default_factory=dict)
+
+
+# Variable names that, in answers, nearly always hold one builtin type.
+_NAME_TYPES = {
+    **dict.fromkeys(("text", "s", "string", "line", "word", "sentence", "my_str", "my_string",
+                     "name", "title", "greeting", "message", "msg", "url_string", "txt"), "str"),
+    **dict.fromkeys(("my_list", "lst", "items", "numbers", "nums", "xs", "values", "arr",
+                     "fruits", "names", "result_list", "elements", "stack"), "list"),
+    **dict.fromkeys(("d", "my_dict", "dictionary", "mapping", "counts", "ages", "scores",
+                     "config_dict", "data_dict"), "dict"),
+    **dict.fromkeys(("my_set", "seen", "unique"), "set"),
+    **dict.fromkeys(("my_tuple", "point", "pair"), "tuple"),
+}
+_LITERAL_TYPES = {ast.List: "list", ast.ListComp: "list", ast.Dict: "dict", ast.DictComp: "dict",
+                  ast.Set: "set", ast.SetComp: "set", ast.Tuple: "tuple", ast.JoinedStr: "str"}
+_TRIVIAL_BUILTINS = frozenset({"print", "len", "range", "str", "int", "float", "list", "dict",
+                               "set", "tuple", "bool", "type", "isinstance", "super", "repr",
+                               "enumerate", "zip", "input", "abs", "min", "max", "sum", "iter",
+                               "next", "id", "hash", "object", "bytes"})
+_DOTTED_CALL_RE = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)\s*(\()?")
+_KWARG_RE = re.compile(r"[(,]\s*([A-Za-z_]\w*)\s*=(?!=)")
+_PROMPT_RE = re.compile(r"^\s*(?:\$|%|>|PS [^>]*>|\(\S+\)\s*\$)\s+")
+_PY_DASH_M_RE = re.compile(r"\bpython(?:3(?:\.\d+)?)?\s+(?:-\w+\s+)*-m\s+([A-Za-z_][\w.]*)")
+_FLAG_RE = re.compile(r"(?<!\S)(--?[A-Za-z][\w-]*)")
+
+
+def import_aliases(code: str) -> dict[str, str]:
+    """Local name → dotted target for every import in ``code`` (empty if it does not parse)."""
+    tree = _parse(code)
+    if tree is None:
+        return {}
+    return _aliases_of(tree)
+
+
+def _aliases_of(tree: ast.AST) -> dict[str, str]:
+    aliases: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    aliases[alias.asname] = alias.name
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                if alias.name != "*":
+                    aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return aliases
+
+
+def _parse(code: str) -> ast.Module | None:
+    try:
+        return ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def dotted_name(node: ast.AST) -> str | None:
+    """``a.b.c`` for a Name/Attribute chain, else None."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+class _RefCollector:
+    def __init__(self, ctx: RefContext, aliases: dict[str, str]) -> None:
+        self.ctx = ctx
+        self.aliases = {**ctx.aliases, **aliases}
+        self.variables = dict(ctx.variables)
+
+    def resolve(self, written: str) -> tuple[str, bool]:
+        head, _, rest = written.partition(".")
+        if head in self.aliases:
+            return (self.aliases[head] + ("." + rest if rest else "")), False
+        if rest and head in self.variables:
+            return f"{self.variables[head]}.{rest}", True
+        if rest and head in _NAME_TYPES and head not in self.aliases:
+            return f"{_NAME_TYPES[head]}.{rest}", True
+        return written, False
+
+    def note_assignment(self, node: ast.Assign | ast.AnnAssign) -> None:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        value = node.value
+        kind = self.type_of(value) if value is not None else None
+        for target in targets:
+            if isinstance(target, ast.Name):
+                if kind:
+                    self.variables[target.id] = kind
+                else:
+                    self.variables.pop(target.id, None)
+
+    def type_of(self, node: ast.AST) -> str | None:
+        if isinstance(node, ast.Constant):
+            return type(node.value).__name__ if isinstance(node.value, (str, bytes)) else None
+        for literal, name in _LITERAL_TYPES.items():
+            if isinstance(node, literal):
+                return name
+        if isinstance(node, ast.Call):
+            callee = dotted_name(node.func)
+            if callee:
+                resolved, _ = self.resolve(callee)
+                short = resolved.rsplit(".", 1)[-1]
+                if short[:1].isupper() or resolved in ("str", "list", "dict", "set", "tuple"):
+                    return resolved  # a constructor: the value is an instance of it
+        return None
+
+    def refs_of(self, node: ast.AST) -> list[SymbolRef]:
+        refs: list[SymbolRef] = []
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Call):
+                ref = self._call_ref(sub)
+                if ref:
+                    refs.append(ref)
+            elif isinstance(sub, ast.Attribute) and not _is_call_func(sub, node):
+                written = dotted_name(sub)
+                if written and self._worth_checking(written):
+                    name, typed = self.resolve(written)
+                    refs.append(SymbolRef(name, written, "attribute", receiver_typed=typed))
+            elif isinstance(sub, ast.ImportFrom) and sub.module and sub.level == 0:
+                refs.extend(SymbolRef(f"{sub.module}.{a.name}", f"{sub.module}.{a.name}", "import")
+                            for a in sub.names if a.name != "*")
+            elif isinstance(sub, ast.Import):
+                refs.extend(SymbolRef(a.name, a.name, "module") for a in sub.names if "." in a.name)
+        return _outermost_attributes(refs)
+
+    def _call_ref(self, call: ast.Call) -> SymbolRef | None:
+        keywords = [k.arg for k in call.keywords if k.arg]
+        written = dotted_name(call.func)
+        if written is None and isinstance(call.func, ast.Attribute):
+            receiver = self.type_of(call.func.value)
+            if receiver:
+                return SymbolRef(f"{receiver}.{call.func.attr}", f"….{call.func.attr}", "call",
+                                 keywords, receiver_typed=True)
+            return None
+        if written is None:
+            return None
+        if written in _TRIVIAL_BUILTINS and not keywords:
+            return None
+        name, typed = self.resolve(written)
+        return SymbolRef(name, written, "call", keywords, receiver_typed=typed)
+
+    def _worth_checking(self, written: str) -> bool:
+        head = written.split(".", 1)[0]
+        return head in self.aliases or head in self.variables or head in _NAME_TYPES
+
+
+def _is_call_func(attr: ast.Attribute, root: ast.AST) -> bool:
+    for sub in ast.walk(root):
+        if isinstance(sub, ast.Call) and sub.func is attr:
+            return True
+        if isinstance(sub, ast.Attribute) and sub.value is attr:
+            return True  # inner part of a longer chain: the outer node is the reference
+    return False
+
+
+def _outermost_attributes(refs: list[SymbolRef]) -> list[SymbolRef]:
+    return refs
+
+
+def code_lines(body: str, ctx: RefContext, *, python: bool
+               ) -> Iterator[tuple[int, int, str, list[SymbolRef]]]:
+    """(offset, length, source, refs) for each statement of ``body`` that uses names."""
+    tree = _parse(body) if python or _parse(body) is not None else None
+    starts = [0]
+    for m in re.finditer("\n", body):
+        starts.append(m.end())
+    if tree is None:
+        yield from _regex_lines(body, starts, ctx)
+        return
+    collector = _RefCollector(ctx, _aliases_of(tree))
+    for stmt in _statements(tree):
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            refs = collector.refs_of(stmt)
+            collector.note_assignment(stmt)
+        elif isinstance(stmt, ast.Import):
+            refs = collector.refs_of(stmt)
+        else:
+            refs = collector.refs_of(_header_of(stmt))
+        if not refs:
+            continue
+        first = stmt.lineno - 1
+        last = (stmt.end_lineno or stmt.lineno) - 1 if not _is_compound(stmt) else first
+        offset = starts[first] + (stmt.col_offset if first == stmt.lineno - 1 else 0)
+        end = starts[last + 1] - 1 if last + 1 < len(starts) else len(body)
+        source = body[offset:end].rstrip()
+        yield offset, len(source), source, refs
+
+
+def _statements(tree: ast.Module) -> Iterator[ast.stmt]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.stmt):
+            yield node
+
+
+def _is_compound(stmt: ast.stmt) -> bool:
+    return hasattr(stmt, "body")
+
+
+def _header_of(stmt: ast.stmt) -> ast.AST:
+    """The part of a statement outside its nested body (bodies yield their own claims)."""
+    if not _is_compound(stmt):
+        return stmt
+    parts: list[ast.AST] = []
+    for name in ("test", "iter", "target", "items", "decorator_list", "args", "returns",
+                 "bases", "keywords", "subject"):
+        value = getattr(stmt, name, None)
+        if isinstance(value, list):
+            parts.extend(v for v in value if isinstance(v, ast.AST))
+        elif isinstance(value, ast.AST):
+            parts.append(value)
+    return ast.Module(body=[ast.Expr(p) if isinstance(p, ast.expr) else p for p in parts
+                            if isinstance(p, (ast.expr, ast.stmt))], type_ignores=[])
+
+
+def _regex_lines(body: str, starts: list[int], ctx: RefContext
+                 ) -> Iterator[tuple[int, int, str, list[SymbolRef]]]:
+    collector = _RefCollector(ctx, {})
+    for n, start in enumerate(starts):
+        end = starts[n + 1] - 1 if n + 1 < len(starts) else len(body)
+        line = body[start:end]
+        stripped = line.strip()
+        if not stripped or stripped.startswith(("#", "//")):
+            continue
+        refs = _regex_refs(line, collector)
+        if refs:
+            lead = len(line) - len(line.lstrip())
+            yield start + lead, len(stripped), stripped, refs
+
+
+def _regex_refs(line: str, collector: _RefCollector) -> list[SymbolRef]:
+    refs = []
+    keywords = _KWARG_RE.findall(line)
+    for m in _DOTTED_CALL_RE.finditer(line):
+        written = m.group(1)
+        name, typed = collector.resolve(written)
+        refs.append(SymbolRef(name, written, "call" if m.group(2) else "attribute",
+                              keywords if m.group(2) else [], receiver_typed=typed))
+    return refs
+
+
+def inline_refs(code: str, ctx: RefContext) -> list[SymbolRef]:
+    """References in an inline code span of prose: a name, a call, ``python -m x``, a flag."""
+    code = code.strip()
+    module = _PY_DASH_M_RE.search(code)
+    if module:
+        return [SymbolRef(module.group(1), module.group(1), "module")]
+    if code.startswith("-") and " " not in code:
+        return [SymbolRef(code.split("=", 1)[0], code, "flag")]
+    tree = _parse(code)
+    if tree is None:
+        collector = _RefCollector(ctx, {})
+        return _regex_refs(code, collector)
+    collector = _RefCollector(ctx, _aliases_of(tree))
+    refs = collector.refs_of(tree)
+    if not refs and len(tree.body) == 1 and isinstance(tree.body[0], ast.Expr):
+        written = dotted_name(tree.body[0].value)
+        if written:
+            name, typed = collector.resolve(written)
+            kind = "attribute" if "." in written else "mention"
+            refs = [SymbolRef(name, written, kind, receiver_typed=typed)]
+    return refs
+
+
+def prose_refs(text: str, ctx: RefContext) -> list[SymbolRef]:
+    """Dotted calls written in prose without backticks (``os.path.join()``): explicit only."""
+    refs = []
+    for m in _DOTTED_CALL_RE.finditer(text):
+        written = m.group(1)
+        if not m.group(2) and written.count(".") < 1:
+            continue
+        if re.search(r"\.(?:com|org|net|io|py|txt|json|md|html|csv|toml|yaml|cfg)$", written):
+            continue
+        if len(written.split(".", 1)[0]) < 2:  # "e.g", "i.e": abbreviations, not names
+            continue
+        name, typed = ctx.aliases.get(written.split(".", 1)[0]) and \
+            (ctx.aliases[written.split(".", 1)[0]] + written[written.index("."):], False) \
+            or (written, False)
+        refs.append(SymbolRef(name, written, "call" if m.group(2) else "attribute",
+                              receiver_typed=typed))
+    return refs
+
+
+def command_lines(body: str) -> Iterator[tuple[int, str, list[SymbolRef]]]:
+    """(offset, line, refs) for each shell command line of a code block."""
+    offset = 0
+    for raw in body.splitlines(keepends=True):
+        line = raw.rstrip("\n").rstrip()
+        prompt = _PROMPT_RE.match(line)
+        cut = prompt.end() if prompt else len(line) - len(line.lstrip())
+        command = line[cut:]
+        if command and not command.startswith("#") and not _is_output(line, prompt, body):
+            refs: list[SymbolRef] = []
+            module = _PY_DASH_M_RE.search(command)
+            if module:
+                refs.append(SymbolRef(module.group(1), module.group(1), "module"))
+            program = command.split()[0] if command.split() else ""
+            refs.extend(SymbolRef(f"{program} {flag.split('=', 1)[0]}", flag, "flag")
+                        for flag in _FLAG_RE.findall(command)
+                        if program and not (module and flag == "-m"))
+            yield offset + cut, command, refs
+        offset += len(raw)
+
+
+def _is_output(line: str, prompt: re.Match | None, body: str) -> bool:
+    # In a transcript with prompts, lines without one are the program's output.
+    has_prompts = any(_PROMPT_RE.match(ln) for ln in body.splitlines())
+    return has_prompts and prompt is None

@@ -1,0 +1,145 @@
+"""The verification pipeline: answer text → claims → retrieve → match → verdicts → score.
+
+One :class:`Engine` wraps one loaded index. It is synchronous and CPU-bound by design:
+the HTTP service runs it in worker processes, the CLI and benchmarks call it directly.
+"""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+from docvouch.claims import Claim, extract_claims
+from docvouch.errors import InputTooLargeError
+from docvouch.index import Index
+from docvouch.matching import Candidate, answer_score, judge
+from docvouch.symbols import SymbolCheck, SymbolTable
+from docvouch.tokenizer import tokenize
+
+MAX_ANSWER_CHARS = 100_000
+VERDICTS = ("supported", "partial", "unsupported", "contradicted")
+
+
+def normalise_text(text: str) -> str:
+    """NFC, no NULs or lone surrogates, Unix newlines: the text every span refers to."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    return unicodedata.normalize("NFC", text)
+
+
+class Engine:
+    """A loaded corpus that verifies answers and searches passages."""
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+        self.symbols = SymbolTable(index.symbols)
+
+    @classmethod
+    def open(cls, directory: Path, *, verify_checksums: bool = True) -> Engine:
+        """Load the index at ``directory`` (memory-mapped); refuses a corrupt one."""
+        return cls(Index(directory, verify_checksums=verify_checksums))
+
+    def info(self) -> dict[str, Any]:
+        """Corpus name, version, counts and build time, as ``GET /v1/corpus`` reports."""
+        manifest = self.index.manifest
+        return {
+            **manifest["corpus"],
+            "passages": manifest["counts"]["passages"],
+            "symbols": manifest["counts"]["symbols"],
+            "vocabulary": manifest["counts"]["vocabulary"],
+            "built_at": manifest["built_at"],
+            "format_version": manifest["format_version"],
+        }
+
+    def search(self, query: str, *, k: int = 10) -> list[dict[str, Any]]:
+        """Ranked passages for a free-text query."""
+        out = []
+        for hit in self.index.search(query, k=k):
+            passage = self.index.passage(hit.passage)
+            out.append({
+                "id": passage.id, "title": passage.title, "url": passage.url,
+                "snippet": " ".join(passage.text.split())[:240], "bm25": round(hit.bm25, 3),
+                "source": passage.source, "version": passage.version,
+            })
+        return out
+
+    def verify(self, text: str, *, top_k: int = 10, max_claims: int = 200,
+               max_claim_chars: int = 1000, max_answer_chars: int = MAX_ANSWER_CHARS,
+               ) -> dict[str, Any]:
+        """Check every claim of an answer; the ``POST /v1/verify`` response body."""
+        started = time.perf_counter()
+        if len(text) > max_answer_chars:
+            raise InputTooLargeError(
+                f"the answer has {len(text):,} characters; the limit is {max_answer_chars:,}",
+                limit=max_answer_chars, actual=len(text),
+            )
+        text = normalise_text(text)
+        claim_set = extract_claims(text, max_claims=max_claims, max_claim_chars=max_claim_chars)
+        claims = claim_set.claims
+        checks = [[self.symbols.check(ref) for ref in claim.symbols] for claim in claims]
+        candidates = self._retrieve(claims, checks, top_k=top_k)
+        results = []
+        for claim, claim_checks, cands in zip(claims, checks, candidates, strict=True):
+            judgement = judge(claim, claim_checks, cands)
+            results.append(_claim_json(claim, claim_checks, judgement))
+        summary = {"claims": len(results), **dict.fromkeys(VERDICTS, 0)}
+        for result in results:
+            summary[result["verdict"]] += 1
+        return {
+            "score": answer_score([r["verdict"] for r in results]),
+            "summary": summary,
+            "claims": results,
+            "truncated": claim_set.truncated,
+            "corpus": {"name": self.index.corpus.get("name"),
+                       "version": self.index.corpus.get("version"),
+                       "passages": self.index.size},
+            "took_ms": round((time.perf_counter() - started) * 1000, 2),
+        }
+
+    def _retrieve(self, claims: list[Claim], checks: list[list[SymbolCheck]], *, top_k: int
+                  ) -> list[list[Candidate]]:
+        """BM25 top-k for all claims in one batch, plus the passages documenting their symbols."""
+        queries = [tokenize(_query_text(claim)) for claim in claims]
+        ranked = self.index.search_terms(queries, k=top_k)
+        out: list[list[Candidate]] = []
+        cache: dict[int, Any] = {}
+        for hits, claim_checks in zip(ranked, checks, strict=True):
+            wanted = [(h.passage, h.bm25) for h in hits]
+            seen = {p for p, _ in wanted}
+            for check in claim_checks:
+                symbol = check.evidence_symbol
+                if symbol is not None and symbol.passage not in seen:
+                    wanted.append((symbol.passage, 0.0))
+                    seen.add(symbol.passage)
+            cands = []
+            for index, score in wanted:
+                if index not in cache:
+                    cache[index] = self.index.passage(index)
+                cands.append(Candidate(index, cache[index], score))
+            out.append(cands)
+        return out
+
+
+def _query_text(claim: Claim) -> str:
+    names = " ".join(ref.name for ref in claim.symbols)
+    return f"{claim.plain} {names}"
+
+
+def _claim_json(claim: Claim, checks: list[SymbolCheck], judgement: Any) -> dict[str, Any]:
+    suggestions = [c.suggestion for c in checks if c.suggestion and c.contradicts]
+    out = {
+        "id": claim.id,
+        "text": claim.text,
+        "span": list(claim.span),
+        "kind": claim.kind,
+        "verdict": judgement.verdict,
+        "score": judgement.score,
+        "reason": judgement.reason,
+        "symbols": [c.to_json() for c in checks],
+        "evidence": judgement.evidence,
+    }
+    if suggestions:
+        out["suggestion"] = suggestions[0]
+    return out

@@ -1,0 +1,254 @@
+"""The index directory: BM25 build / save / load (mmap) / batched search, passages, symbols.
+
+Layout of one index build (a directory, published atomically by ``store.py``)::
+
+    manifest.json      format version, corpus, counts, build time, checksums
+    bm25/              bm25s arrays (CSC score matrix, vocabulary, params)
+    passages.bin       orjson records, concatenated
+    passages.idx.npy   uint64 byte offsets into passages.bin (n + 1 entries)
+    symbols.json       the symbol table, one record per documented name
+
+Scores are Lucene-variant BM25 precomputed per (term, passage) by bm25s; a query batch is
+one sparse matrix product against the memory-mapped score matrix, so a worker process
+touches only the pages its queries need and several workers share them through the page
+cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mmap
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import numpy as np
+import orjson
+import scipy.sparse as sp
+
+from docvouch.errors import IndexCorruptError, IndexMissingError
+from docvouch.passages import Passage, Symbol
+from docvouch.tokenizer import tokenize
+
+FORMAT_VERSION = 1
+BM25_METHOD = "lucene"
+BM25_K1 = 1.2
+BM25_B = 0.75
+CHECKSUMMED = ("passages.bin", "passages.idx.npy", "symbols.json", "bm25/data.csc.index.npy",
+               "bm25/indices.csc.index.npy", "bm25/indptr.csc.index.npy",
+               "bm25/vocab.index.json", "bm25/params.index.json")
+
+Progress = Callable[[str], None]
+
+
+def passage_terms(passage: Passage) -> list[str]:
+    """What BM25 indexes for a passage: title (twice: it names the thing), text and code."""
+    parts = [passage.title, passage.title, passage.text, *passage.code]
+    return tokenize("\n".join(parts))
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One ranked passage for one query."""
+
+    passage: int
+    bm25: float
+
+
+def build_index(
+    directory: Path,
+    passages: Sequence[Passage],
+    symbols: Sequence[Symbol],
+    *,
+    corpus: dict[str, Any],
+    progress: Progress | None = None,
+    dtype: str = "float32",
+) -> dict[str, Any]:
+    """Tokenise, score and write a complete index into the empty ``directory``.
+
+    Returns the manifest. The caller publishes the directory (see ``store.publish``).
+    """
+    started = time.perf_counter()
+    directory.mkdir(parents=True, exist_ok=False)
+    corpus_tokens: list[list[str]] = []
+    for i, passage in enumerate(passages):
+        corpus_tokens.append(passage_terms(passage) or ["<empty>"])
+        if progress and i and i % 20_000 == 0:
+            progress(f"tokenised {i:,}/{len(passages):,} passages")
+    tokenised_s = time.perf_counter() - started
+
+    model = bm25s.BM25(method=BM25_METHOD, k1=BM25_K1, b=BM25_B, dtype=dtype)
+    model.index(corpus_tokens, show_progress=False)
+    model.save(str(directory / "bm25"), show_progress=False)
+    del corpus_tokens
+
+    _write_passages(directory, passages)
+    (directory / "symbols.json").write_bytes(orjson.dumps([s.to_dict() for s in symbols]))
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "corpus": corpus,
+        "counts": {"passages": len(passages), "symbols": len(symbols),
+                   "vocabulary": len(model.vocab_dict)},
+        "bm25": {"method": BM25_METHOD, "k1": BM25_K1, "b": BM25_B, "dtype": dtype},
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "build_seconds": {"tokenise": round(tokenised_s, 3),
+                          "total": round(time.perf_counter() - started, 3)},
+        "checksums": {name: _sha256(directory / name) for name in CHECKSUMMED},
+    }
+    (directory / "manifest.json").write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+    _fsync_tree(directory)
+    return manifest
+
+
+def _write_passages(directory: Path, passages: Iterable[Passage]) -> None:
+    offsets = [0]
+    with (directory / "passages.bin").open("wb") as fh:
+        for passage in passages:
+            blob = orjson.dumps(passage.to_dict())
+            fh.write(blob)
+            offsets.append(offsets[-1] + len(blob))
+    np.save(directory / "passages.idx.npy", np.asarray(offsets, dtype=np.uint64))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fsync_tree(directory: Path) -> None:
+    for root, _dirs, files in os.walk(directory):
+        for name in files:
+            fd = os.open(os.path.join(root, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
+class Index:
+    """A loaded, read-only index: ranked search, passage access, the symbol records."""
+
+    def __init__(self, directory: Path, *, verify_checksums: bool = True) -> None:
+        self.directory = directory
+        self.manifest = read_manifest(directory)
+        if verify_checksums:
+            self._verify_checksums()
+        try:
+            self._model = bm25s.BM25.load(str(directory / "bm25"), mmap=True, show_progress=False)
+            self._offsets = np.load(directory / "passages.idx.npy", mmap_mode="r")
+            self._passages_file = (directory / "passages.bin").open("rb")
+            size = os.fstat(self._passages_file.fileno()).st_size
+            self._blob = mmap.mmap(self._passages_file.fileno(), 0, access=mmap.ACCESS_READ) \
+                if size else b""
+            raw_symbols = orjson.loads((directory / "symbols.json").read_bytes())
+        except (OSError, ValueError, KeyError, orjson.JSONDecodeError) as exc:
+            raise IndexCorruptError(f"index at {directory} cannot be read: {exc}") from exc
+        self.size = int(self.manifest["counts"]["passages"])
+        if len(self._offsets) != self.size + 1 or int(self._offsets[-1]) != size:
+            raise IndexCorruptError(f"index at {directory}: passage table does not match manifest")
+        self.symbols = [Symbol.from_dict(raw) for raw in raw_symbols]
+        self._vocab: dict[str, int] = self._model.vocab_dict
+        scores = self._model.scores
+        # The CSC (docs x vocab) arrays read as CSR (vocab x docs): zero copy, mmap-backed.
+        self._matrix = sp.csr_matrix(
+            (scores["data"], scores["indices"], scores["indptr"]),
+            shape=(len(scores["indptr"]) - 1, scores["num_docs"]),
+        )
+
+    def _verify_checksums(self) -> None:
+        expected = self.manifest.get("checksums", {})
+        for name in CHECKSUMMED:
+            path = self.directory / name
+            if not path.is_file():
+                raise IndexCorruptError(f"index at {self.directory} is missing {name}")
+            if expected.get(name) != _sha256(path):
+                raise IndexCorruptError(f"index at {self.directory}: {name} fails its checksum")
+
+    @property
+    def corpus(self) -> dict[str, Any]:
+        return dict(self.manifest["corpus"])
+
+    def passage(self, index: int) -> Passage:
+        """Decode one passage (only the bytes of that record are touched)."""
+        start, end = int(self._offsets[index]), int(self._offsets[index + 1])
+        return Passage.from_dict(orjson.loads(self._blob[start:end]))
+
+    def term_ids(self, terms: Iterable[str]) -> list[int]:
+        vocab = self._vocab
+        return [vocab[t] for t in terms if t in vocab]
+
+    def search_terms(self, queries: Sequence[Sequence[str]], *, k: int = 10) -> list[list[Hit]]:
+        """Top-``k`` passages for each query (already tokenised), in one batched product."""
+        if not queries:
+            return []
+        rows, cols, vals = [], [], []
+        for row, terms in enumerate(queries):
+            counts: dict[int, int] = {}
+            for term_id in self.term_ids(terms):
+                counts[term_id] = counts.get(term_id, 0) + 1
+            for term_id, count in counts.items():
+                rows.append(row)
+                cols.append(term_id)
+                vals.append(count)
+        query_matrix = sp.csr_matrix(
+            (np.asarray(vals, dtype=np.float32), (rows, cols)),
+            shape=(len(queries), self._matrix.shape[0]),
+        )
+        scores = (query_matrix @ self._matrix).tocsr()
+        return [self._top_k(scores, row, k) for row in range(len(queries))]
+
+    @staticmethod
+    def _top_k(scores: sp.csr_matrix, row: int, k: int) -> list[Hit]:
+        start, end = scores.indptr[row], scores.indptr[row + 1]
+        if start == end:
+            return []
+        docs = scores.indices[start:end]
+        vals = scores.data[start:end]
+        if len(vals) > k:
+            keep = np.argpartition(-vals, k - 1)[:k]
+            docs, vals = docs[keep], vals[keep]
+        order = np.lexsort((docs, -vals))  # score desc, then passage id for stable ties
+        return [Hit(int(docs[i]), float(vals[i])) for i in order if vals[i] > 0]
+
+    def search(self, query: str, *, k: int = 10) -> list[Hit]:
+        """Top-``k`` passages for a free-text query."""
+        return self.search_terms([tokenize(query)], k=k)[0]
+
+    def scores_for(self, terms: Sequence[str]) -> np.ndarray:
+        """Dense BM25 scores of every passage (tests compare this with rank-bm25)."""
+        ids = self.term_ids(terms)
+        if not ids:
+            return np.zeros(self.size, dtype=np.float64)
+        return np.asarray(self._model.get_scores_from_ids(ids), dtype=np.float64)
+
+    def close(self) -> None:
+        if isinstance(self._blob, mmap.mmap):
+            self._blob.close()
+        self._passages_file.close()
+
+
+def read_manifest(directory: Path) -> dict[str, Any]:
+    """The manifest of an index directory, validated; clear errors when it is not one."""
+    path = directory / "manifest.json"
+    if not directory.is_dir():
+        raise IndexMissingError(f"no index at {directory}")
+    try:
+        manifest = orjson.loads(path.read_bytes())
+    except FileNotFoundError as exc:
+        raise IndexCorruptError(f"index at {directory} has no manifest.json") from exc
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise IndexCorruptError(f"index at {directory}: manifest.json is unreadable") from exc
+    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexCorruptError(
+            f"index at {directory} has format {manifest.get('format_version')!r}, "
+            f"this DocVouch reads {FORMAT_VERSION}; rebuild it"
+            if isinstance(manifest, dict) else f"index at {directory}: manifest is not an object"
+        )
+    return manifest
