@@ -154,7 +154,8 @@ def _masked_block(text: str, start: int, end: int) -> str:
         cut = prefix.end() if prefix else 0
         out.append(" " * cut + line[cut:])
     masked = "".join(out)
-    masked = _INLINE_CODE_RE.sub(lambda m: " " * len(m.group(0)), masked)
+    # Code keeps its first backtick (a sentence may start with it) and loses its dots.
+    masked = _INLINE_CODE_RE.sub(lambda m: "`" + "x" * (len(m.group(0)) - 1), masked)
     return _ABBREVIATIONS_RE.sub(lambda m: m.group(0)[:-1] + " ", masked)
 
 

@@ -69,3 +69,107 @@ class InputTooLargeError(InputError):
     status = 422
     code = "answer_too_long"
     title = "Answer too long"
+
+
+# --- HTTP-layer errors (the service's own; the classes above are the engine's) ---------
+#
+#   DocVouchError
+#   ├── InputError (400)
+#   │   ├── InvalidJSONError (400)          not JSON, not UTF-8, or nested too deep
+#   │   ├── SchemaError (422)               valid JSON that breaks the schema; names the field
+#   │   │   └── UnknownCorpusError (422)    options.corpus names no loaded corpus
+#   │   ├── PayloadTooLargeError (413)
+#   │   └── UnsupportedMediaTypeError (415)
+#   ├── UnauthorizedError (401)             no key, or not a valid one
+#   ├── ForbiddenError (403)                a valid key without the right, or a foreign origin
+#   ├── NotFoundError (404) / MethodNotAllowedError (405)
+#   ├── OverloadedError (503)               the wait queue is full; carries Retry-After
+#   ├── NotReadyError (503)                 indexes still loading, or failed to load
+#   ├── WorkerLostError (503)               the worker process died during the request
+#   └── DeadlineExceededError (504)         no result within request_deadline_s
+
+
+class InvalidJSONError(InputError):
+    code = "invalid_json"
+    title = "Invalid JSON"
+
+
+class SchemaError(InputError):
+    """A JSON body or query parameter that breaks the schema; ``field`` names which one."""
+
+    status = 422
+    code = "invalid_field"
+    title = "Invalid field"
+
+    def __init__(self, field: str, detail: str, **extra: object) -> None:
+        super().__init__(f"{field}: {detail}", field=field, **extra)
+        self.field = field
+
+
+class UnknownCorpusError(SchemaError):
+    code = "unknown_corpus"
+    title = "Unknown corpus"
+
+
+class PayloadTooLargeError(InputError):
+    status = 413
+    code = "payload_too_large"
+    title = "Payload too large"
+
+
+class UnsupportedMediaTypeError(InputError):
+    status = 415
+    code = "unsupported_media_type"
+    title = "Unsupported media type"
+
+
+class UnauthorizedError(DocVouchError):
+    status = 401
+    code = "unauthorized"
+    title = "Unauthorized"
+
+
+class ForbiddenError(DocVouchError):
+    status = 403
+    code = "forbidden"
+    title = "Forbidden"
+
+
+class NotFoundError(DocVouchError):
+    status = 404
+    code = "not_found"
+    title = "Not found"
+
+
+class MethodNotAllowedError(DocVouchError):
+    status = 405
+    code = "method_not_allowed"
+    title = "Method not allowed"
+
+
+class OverloadedError(DocVouchError):
+    """Too many requests are waiting; ``retry_after_s`` says when to try again."""
+
+    status = 503
+    code = "overloaded"
+    title = "Service overloaded"
+
+    def __init__(self, detail: str, *, retry_after_s: int, **extra: object) -> None:
+        super().__init__(detail, retry_after_s=retry_after_s, **extra)
+        self.retry_after_s = retry_after_s
+
+
+class NotReadyError(OverloadedError):
+    code = "not_ready"
+    title = "Not ready"
+
+
+class WorkerLostError(OverloadedError):
+    code = "worker_lost"
+    title = "Worker lost"
+
+
+class DeadlineExceededError(DocVouchError):
+    status = 504
+    code = "deadline_exceeded"
+    title = "Deadline exceeded"

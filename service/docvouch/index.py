@@ -32,7 +32,7 @@ import scipy.sparse as sp
 
 from docvouch.errors import IndexCorruptError, IndexMissingError
 from docvouch.passages import Passage, Symbol
-from docvouch.tokenizer import tokenize
+from docvouch.tokenizer import TOKENIZER_VERSION, tokenize
 
 FORMAT_VERSION = 1
 BM25_METHOD = "lucene"
@@ -94,6 +94,7 @@ def build_index(
         "counts": {"passages": len(passages), "symbols": len(symbols),
                    "vocabulary": len(model.vocab_dict)},
         "bm25": {"method": BM25_METHOD, "k1": BM25_K1, "b": BM25_B, "dtype": dtype},
+        "tokenizer": TOKENIZER_VERSION,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "build_seconds": {"tokenise": round(tokenised_s, 3),
                           "total": round(time.perf_counter() - started, 3)},
@@ -143,10 +144,11 @@ class Index:
         try:
             self._model = bm25s.BM25.load(str(directory / "bm25"), mmap=True, show_progress=False)
             self._offsets = np.load(directory / "passages.idx.npy", mmap_mode="r")
-            self._passages_file = (directory / "passages.bin").open("rb")
-            size = os.fstat(self._passages_file.fileno()).st_size
-            self._blob = mmap.mmap(self._passages_file.fileno(), 0, access=mmap.ACCESS_READ) \
-                if size else b""
+            # The mapping outlives the descriptor: nothing stays open but the pages.
+            with (directory / "passages.bin").open("rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                self._blob = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) \
+                    if size else b""
             raw_symbols = orjson.loads((directory / "symbols.json").read_bytes())
         except (OSError, ValueError, KeyError, orjson.JSONDecodeError) as exc:
             raise IndexCorruptError(f"index at {directory} cannot be read: {exc}") from exc
@@ -231,7 +233,6 @@ class Index:
     def close(self) -> None:
         if isinstance(self._blob, mmap.mmap):
             self._blob.close()
-        self._passages_file.close()
 
 
 def read_manifest(directory: Path) -> dict[str, Any]:
@@ -251,4 +252,8 @@ def read_manifest(directory: Path) -> dict[str, Any]:
             f"this DocVouch reads {FORMAT_VERSION}; rebuild it"
             if isinstance(manifest, dict) else f"index at {directory}: manifest is not an object"
         )
+    if manifest.get("tokenizer") != TOKENIZER_VERSION:
+        raise IndexCorruptError(
+            f"index at {directory} was built with tokenizer v{manifest.get('tokenizer')}, this "
+            f"DocVouch tokenizes with v{TOKENIZER_VERSION}; rebuild it")
     return manifest

@@ -111,16 +111,28 @@ def _judge_prose(claim: Claim, found: list[SymbolCheck], unverified: list[Symbol
         return Judgement("unsupported", 0.0, "nothing in the corpus speaks to this", [])
     missing = _missing_terms(claim, best.candidate.passage)
     strong = best.coverage >= SUPPORTED_COVERAGE and best.alignment >= SUPPORTED_ALIGNMENT
+    evidence = _merge_evidence(symbol_ev, evidence)
     if strong and not unverified:
         return Judgement("supported", round(best.match, 3),
                          f"stated in “{best.candidate.passage.title}”", evidence)
     if best.coverage >= PARTIAL_COVERAGE or found:
         gap = f"; not found: {', '.join(sorted(missing)[:6])}" if missing else ""
         return Judgement("partial", round(best.match, 3),
-                         f"related passage “{best.candidate.passage.title}”{gap}",
-                         (symbol_ev + evidence)[:3])
+                         f"related passage “{best.candidate.passage.title}”{gap}", evidence)
     return Judgement("unsupported", round(best.match, 3),
                      "no passage states this", [])
+
+
+def _merge_evidence(first: list[dict], rest: list[dict], *, limit: int = 3) -> list[dict]:
+    """Evidence for the claim's own symbols first, then the best aligned passages."""
+    seen: set[str] = set()
+    out = []
+    for ev in [*first, *rest]:
+        key = ev["url"].split(":~:")[0]
+        if key not in seen:
+            seen.add(key)
+            out.append(ev)
+    return out[:limit]
 
 
 def _has_prose_content(claim: Claim) -> bool:

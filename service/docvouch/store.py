@@ -180,19 +180,19 @@ def build_stdlib_index(directory: Path, *, progress: Progress) -> dict[str, Any]
 
 def _run_introspection(records: Path, progress: Progress) -> None:
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "DISPLAY": ""}
-    proc = subprocess.Popen(
+    tail: list[str] = []
+    with subprocess.Popen(
         [sys.executable, "-m", "docvouch.ingest.stdlib", str(records)],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         text=True, env=env, start_new_session=True,
-    )
-    assert proc.stderr is not None
-    tail: list[str] = []
-    for line in proc.stderr:
-        line = line.rstrip()
-        if line.startswith("introspect"):
-            progress(line)
-        else:
-            tail = (tail + [line])[-5:]
+    ) as proc:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            line = line.rstrip()
+            if line.startswith("introspect"):
+                progress(line)
+            else:
+                tail = [*tail, line][-5:]
     if proc.wait() != 0:
         raise CorpusBuildError("introspecting the standard library failed: "
                                + (" | ".join(tail) or f"exit {proc.returncode}"))

@@ -21,9 +21,13 @@ from functools import lru_cache
 
 import Stemmer
 
+# Bumped whenever the terms produced for a text change: an index built with another
+# version would silently miss terms, so it is refused (the default corpus is rebuilt).
+TOKENIZER_VERSION = 2
+
 # One pass finds flags, dotted/underscored/camel identifiers, versions and numbers.
 TOKEN_RE = re.compile(
-    r"--?[A-Za-z][A-Za-z0-9_-]*"  # CLI flags: -v, --force-with-lease
+    r"(?<![\w-])--?[A-Za-z][A-Za-z0-9_-]*"  # CLI flags: -v, --force-with-lease (not "x-y")
     r"|[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"  # identifiers, dotted names
     r"|\d+(?:\.\d+)*"  # numbers and versions
 )

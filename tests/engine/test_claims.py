@@ -1,0 +1,126 @@
+"""Claim extraction: sentences, list items, table rows, code and commands, exact spans."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from docvouch.claims import extract_claims
+
+ANSWER = """Sure! Here's how you can do it.
+
+You can check a folder with `os.path.isdir(p)`. It returns True for directories, e.g. `/tmp`.
+
+- Sort descending with `sorted(xs, reverse=True)`.
+- The `statistics.fmean` function was added in Python 3.8.
+
+| Function | Purpose |
+|---|---|
+| `os.makedirs` | creates intermediate directories |
+
+```python
+import logging
+from pathlib import Path
+logging.basicConfig(level=logging.INFO)
+p = Path("data")
+for f in p.glob("*.csv"):
+    print(f)
+```
+
+```bash
+$ python -m json.tool data.json
+$ git push --force-with-lease
+```
+
+Hope this helps!
+"""
+
+
+def claims_of(text: str):
+    return extract_claims(text).claims
+
+
+def test_every_claim_span_points_at_its_text() -> None:
+    for claim in claims_of(ANSWER):
+        start, end = claim.span
+        assert " ".join(ANSWER[start:end].split()) == claim.text
+
+
+def test_greetings_and_filler_are_not_claims() -> None:
+    texts = [c.text for c in claims_of(ANSWER)]
+    assert not any(t.startswith(("Sure", "Here's how", "Hope this")) for t in texts)
+
+
+def test_sentences_list_items_and_rows_are_separate_claims() -> None:
+    texts = [c.text for c in claims_of(ANSWER) if c.kind == "prose"]
+    assert texts[:2] == ["You can check a folder with `os.path.isdir(p)`.",
+                         "It returns True for directories, e.g. `/tmp`."]
+    assert "Sort descending with `sorted(xs, reverse=True)`." in texts
+    assert "| `os.makedirs` | creates intermediate directories |" in texts
+
+
+def test_inline_code_is_attached_to_its_sentence() -> None:
+    claim = next(c for c in claims_of(ANSWER) if "sorted" in c.text)
+    assert [(s.name, s.keywords) for s in claim.symbols] == [("sorted", ["reverse"])]
+
+
+def test_versions_are_extracted_from_prose() -> None:
+    claim = next(c for c in claims_of(ANSWER) if "fmean" in c.text)
+    assert claim.versions == ["3.8"]
+
+
+def test_python_code_gives_calls_with_keywords_and_resolved_receivers() -> None:
+    code = {c.text: c for c in claims_of(ANSWER) if c.kind == "code"}
+    assert [s.name for s in code["from pathlib import Path"].symbols] == ["pathlib.Path"]
+    basic = code["logging.basicConfig(level=logging.INFO)"]
+    assert basic.symbols[0].name == "logging.basicConfig"
+    assert basic.symbols[0].keywords == ["level"]
+    glob = code['for f in p.glob("*.csv"):']
+    assert glob.symbols[0].name == "pathlib.Path.glob"
+
+
+def test_shell_lines_are_command_claims() -> None:
+    commands = [c for c in claims_of(ANSWER) if c.kind == "command"]
+    assert [c.text for c in commands] == ["python -m json.tool data.json",
+                                          "git push --force-with-lease"]
+    assert commands[0].symbols[0].name == "json.tool"
+    assert commands[1].symbols[0].name == "git --force-with-lease"
+
+
+def test_broken_python_falls_back_to_a_tolerant_scan() -> None:
+    text = "```python\nresult = os.path.isdirectory(p\nshutil.copy_tree(a, b, dirs_exist_ok=True)\n```\n"
+    names = {s.name for c in claims_of(text) for s in c.symbols}
+    assert {"os.path.isdirectory", "shutil.copy_tree"} <= names
+
+
+def test_claims_are_capped_and_marked_truncated() -> None:
+    text = " ".join(f"Sentence number {i} states a fact about lists." for i in range(500))
+    result = extract_claims(text, max_claims=200)
+    assert len(result.claims) == 200
+    assert result.truncated
+
+
+def test_a_single_huge_sentence_is_capped_in_length() -> None:
+    text = "word " * 50_000
+    result = extract_claims(text, max_claim_chars=1000)
+    assert all(len(c.text) <= 1000 for c in result.claims)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=2000))
+def test_any_text_gives_valid_claims(text: str) -> None:
+    result = extract_claims(text, max_claims=50)
+    assert len(result.claims) <= 50
+    for claim in result.claims:
+        start, end = claim.span
+        assert 0 <= start <= end <= len(text)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(["`os.path.join(a, b)`", "```python\nimport os\n", "```",
+                                 "- item", "| a | b |", "\n", "text.", " ", "$ git push",
+                                 "**bold**", "> quote", "1. step"]), max_size=60))
+def test_markdown_shaped_noise_never_breaks_extraction(parts: list[str]) -> None:
+    text = "".join(parts)
+    for claim in extract_claims(text).claims:
+        assert 0 <= claim.span[0] <= claim.span[1] <= len(text)

@@ -1,0 +1,105 @@
+"""The whole pipeline on the real default corpus: verdicts, evidence, shape, bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from docvouch.engine import Engine
+from docvouch.errors import InputTooLargeError
+
+CLAIM_KEYS = {"id", "text", "span", "kind", "verdict", "score", "reason", "symbols", "evidence"}
+
+
+def verdicts(result: dict) -> dict[str, str]:
+    return {c["text"]: c["verdict"] for c in result["claims"]}
+
+
+def test_response_has_the_design_shape(engine: Engine) -> None:
+    result = engine.verify("Create nested folders with `os.makedirs(path, exist_ok=True)`.")
+    assert set(result) == {"score", "summary", "claims", "truncated", "corpus", "took_ms"}
+    assert set(result["summary"]) == {"claims", "supported", "partial", "unsupported",
+                                      "contradicted"}
+    assert result["corpus"]["name"] == "python"
+    for claim in result["claims"]:
+        assert CLAIM_KEYS <= set(claim)
+        for ev in claim["evidence"]:
+            assert {"title", "url", "snippet", "bm25", "match"} <= set(ev)
+
+
+def test_hallucinated_function_is_contradicted_with_suggestion_and_link(engine: Engine) -> None:
+    result = engine.verify("Check for a folder with `os.path.isdirectory(p)`.")
+    [claim] = result["claims"]
+    assert claim["verdict"] == "contradicted"
+    assert claim["suggestion"] == "os.path.isdir"
+    assert claim["symbols"] == [{"name": "os.path.isdirectory", "status": "unknown",
+                                 "suggestion": "os.path.isdir"}]
+    assert claim["evidence"][0]["url"].startswith(
+        "https://docs.python.org/3.11/library/os.path.html#os.path.isdir")
+    assert result["score"] == 0
+
+
+def test_correct_code_is_supported_with_a_link_to_its_section(engine: Engine) -> None:
+    result = engine.verify("```python\nimport os\nos.makedirs('a/b', exist_ok=True)\n```\n")
+    [claim] = result["claims"]
+    assert claim["verdict"] == "supported"
+    assert claim["evidence"][0]["url"].endswith("library/os.html#os.makedirs")
+    assert result["score"] == 100
+
+
+def test_invented_keyword_argument_is_contradicted(engine: Engine) -> None:
+    result = engine.verify("```python\nnames = sorted(names, reversed=True)\n```")
+    [claim] = result["claims"]
+    assert claim["verdict"] == "contradicted"
+    assert claim["symbols"][0]["keyword"] == "reversed"
+    assert claim["suggestion"] == "reverse"
+
+
+def test_documented_statement_is_backed_by_its_passage(engine: Engine) -> None:
+    text = ("`os.makedirs` is a recursive directory creation function: it makes all "
+            "intermediate-level directories needed to contain the leaf directory.")
+    [claim] = engine.verify(text)["claims"]
+    assert claim["verdict"] in ("supported", "partial")
+    assert "os.makedirs" in claim["evidence"][0]["url"]
+    assert ":~:text=" in engine.verify(text)["claims"][0]["evidence"][-1]["url"]
+
+
+def test_statement_about_something_the_corpus_lacks_is_unsupported(engine: Engine) -> None:
+    [claim] = engine.verify("Kubernetes pods restart automatically when the liveness "
+                            "probe fails three consecutive times.")["claims"]
+    assert claim["verdict"] == "unsupported"
+    assert claim["evidence"] == []
+
+
+def test_empty_text_is_a_valid_empty_result(engine: Engine) -> None:
+    result = engine.verify("")
+    assert result["claims"] == [] and result["score"] is None
+
+
+def test_only_code_is_checked(engine: Engine) -> None:
+    result = engine.verify("```python\nimport json\nprint(json.dumps({'a': 1}, indent=2))\n```")
+    assert [c["kind"] for c in result["claims"]] == ["code"]
+    assert result["claims"][0]["verdict"] == "supported"
+
+
+def test_text_at_the_limit_is_checked_and_past_it_refused(engine: Engine) -> None:
+    sentence = "The json module encodes Python objects as JSON text. "
+    text = (sentence * (100_000 // len(sentence) + 1))[:100_000]
+    result = engine.verify(text)
+    assert result["truncated"] is True
+    assert len(result["claims"]) == 200
+    with pytest.raises(InputTooLargeError):
+        engine.verify(text + "x")
+
+
+def test_binary_garbage_and_control_characters_do_not_break_it(engine: Engine) -> None:
+    garbage = bytes(range(256)).decode("latin-1") * 20 + "\ud800 \x00"
+    result = engine.verify(garbage)
+    assert result["summary"]["claims"] == len(result["claims"])
+
+
+def test_nfc_and_nfd_spellings_get_the_same_verdicts(engine: Engine) -> None:
+    nfc = "Le café module `os.path.isdirectory` n'existe pas, voilà."
+    import unicodedata
+    nfd = unicodedata.normalize("NFD", nfc)
+    assert [c["verdict"] for c in engine.verify(nfc)["claims"]] == \
+        [c["verdict"] for c in engine.verify(nfd)["claims"]]
