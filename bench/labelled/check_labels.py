@@ -96,36 +96,37 @@ FORWARDS: dict[str, str] = {
     "csv.DictWriter": "csv",
 }
 
-MISSING = object()
+# Resolve names against the standard library only, never against files next to this script.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 
 
 def resolve(dotted: str) -> Any:
     """Return the object named by ``dotted``; raise ``LookupError`` when it does not exist.
 
-    The longest importable module prefix is imported and the rest is looked up with
-    ``getattr``.  When no prefix is a module, the first part is taken from builtins.
+    The first part is imported as a module, else taken from builtins (``str``, ``dict``,
+    ``sorted``...).  Each later part is looked up as an attribute first (so
+    ``unittest.main`` is the ``TestProgram`` the package exports, not the submodule) and,
+    failing that, imported as a submodule (``http.server``, ``concurrent.futures``).
     """
     parts = dotted.split(".")
-    obj: Any = MISSING
-    rest: list[str] = []
-    for i in range(len(parts), 0, -1):
-        name = ".".join(parts[:i])
-        try:
-            obj = importlib.import_module(name)
-        except ImportError:
-            continue
-        rest = parts[i:]
-        break
-    if obj is MISSING:
+    try:
+        obj: Any = importlib.import_module(parts[0])
+    except ImportError:
         if not hasattr(builtins, parts[0]):
-            raise LookupError(f"no module or builtin named {parts[0]!r}")
+            raise LookupError(f"no module or builtin named {parts[0]!r}") from None
         obj = getattr(builtins, parts[0])
-        rest = parts[1:]
-    for part in rest:
-        try:
+    for i, part in enumerate(parts[1:], start=2):
+        if hasattr(obj, part):
             obj = getattr(obj, part)
-        except AttributeError as exc:
-            raise LookupError(f"{dotted}: no attribute {part!r}") from exc
+            continue
+        if inspect.ismodule(obj):
+            try:
+                obj = importlib.import_module(".".join(parts[:i]))
+            except ImportError:
+                pass
+            else:
+                continue
+        raise LookupError(f"{dotted}: {'.'.join(parts[: i - 1])} has no attribute {part!r}")
     return obj
 
 
@@ -209,9 +210,7 @@ def code_spans(md: str) -> tuple[list[str], list[tuple[int, int]]]:
     return spans, fenced
 
 
-def check_label(
-    n: int, label: dict[str, Any], texts: dict[str, str], problems: list[str]
-) -> None:
+def check_label(n: int, label: dict[str, Any], texts: dict[str, str], problems: list[str]) -> None:
     """Append every problem with one label to ``problems``."""
     where = f"labels.jsonl:{n}"
 
@@ -368,8 +367,10 @@ def main() -> int:
                 problems.append(f"split {split} has no {kind} labels")
 
     answers_per_split = Counter(next(iter(s)) for s in split_of.values() if len(s) == 1)
-    print(f"answers: {len(texts)} files; dev {answers_per_split['dev']}, "
-          f"test {answers_per_split['test']}")
+    print(
+        f"answers: {len(texts)} files; dev {answers_per_split['dev']}, "
+        f"test {answers_per_split['test']}"
+    )
     print(f"labels: {len(labels)}")
     print(f"{'kind':<22}{'dev':>6}{'test':>6}{'total':>7}")
     for kind in kinds:
@@ -378,10 +379,12 @@ def main() -> int:
     dev_total = sum(table[k, "dev"] for k in kinds)
     test_total = sum(table[k, "test"] for k in kinds)
     print(f"{'all':<22}{dev_total:>6}{test_total:>6}{dev_total + test_total:>7}")
-    negative = sum(v for (k, _), v in table.items() if k in ("real_name", "real_param",
-                                                               "true_statement"))
-    print(f"real/true (false-alarm probes): {negative}; "
-          f"hallucinated/false: {len(labels) - negative}")
+    negative = sum(
+        v for (k, _), v in table.items() if k in ("real_name", "real_param", "true_statement")
+    )
+    print(
+        f"real/true (false-alarm probes): {negative}; hallucinated/false: {len(labels) - negative}"
+    )
 
     if problems:
         print(f"\n{len(problems)} problem(s):", file=sys.stderr)

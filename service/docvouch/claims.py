@@ -42,7 +42,7 @@ _NUMBER_RE = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.]*\w)")
 FILLER_RE = re.compile(
     r"^(?:sure|certainly|of course|absolutely|great question|good question|happy coding|"
     r"hope (?:this|that) helps|i hope|let me know|feel free|here(?:'s| is| are)\b.*:$|"
-    r"here(?:'s| is) (?:how|what|an? example|the)\b|"
+    r"here(?:'s| is| are)\b|"
     r"in summary|to summarize|thanks|thank you|you're welcome|no problem|glad)",
     re.I,
 )
@@ -79,6 +79,8 @@ def extract_claims(text: str, *, max_claims: int = 200, max_claim_chars: int = 1
         if tok.type in ("fence", "code_block"):
             imports.update(code_refs.import_aliases(tok.content))
     context = code_refs.RefContext(aliases=imports)
+    code_refs.learn_names(
+        [t.content for t in tokens if t.type in ("fence", "code_block")], context)
     i = 0
     while i < len(tokens):
         tok = tokens[i]

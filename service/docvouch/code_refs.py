@@ -33,6 +33,7 @@ class RefContext:
 
     aliases: dict[str, str] = field(default_factory=dict)
     variables: dict[str, str] = field(default_factory=dict)
+    classes: dict[str, str] = field(default_factory=dict)  # local class -> its (first) base
 
 
 # Variable names that, in answers, nearly always hold one builtin type.
@@ -52,6 +53,25 @@ _TRIVIAL_BUILTINS = frozenset({"print", "len", "range", "str", "int", "float", "
                                "set", "tuple", "bool", "type", "isinstance", "super", "repr",
                                "enumerate", "zip", "input", "abs", "min", "max", "sum", "iter",
                                "next", "id", "hash", "object", "bytes"})
+# What common factories return, so `cur = conn.cursor(); cur.fetch_all()` is checkable.
+RETURNS = {
+    "sqlite3.connect": "sqlite3.Connection", "sqlite3.Connection.cursor": "sqlite3.Cursor",
+    "sqlite3.Connection.execute": "sqlite3.Cursor", "logging.getLogger": "logging.Logger",
+    "re.compile": "re.Pattern", "re.match": "re.Match", "re.search": "re.Match",
+    "re.fullmatch": "re.Match", "re.Pattern.match": "re.Match", "re.Pattern.search": "re.Match",
+    "subprocess.run": "subprocess.CompletedProcess", "subprocess.Popen": "subprocess.Popen",
+    "open": "io.TextIOWrapper", "datetime.datetime.now": "datetime.datetime",
+    "datetime.date.today": "datetime.date", "collections.Counter": "collections.Counter",
+    "os.scandir": "os.DirEntry", "argparse.ArgumentParser.parse_args": "argparse.Namespace",
+    "argparse.ArgumentParser.add_subparsers": "argparse._SubParsersAction",
+    "threading.Thread": "threading.Thread", "socket.socket": "socket.socket",
+    "urllib.parse.urlparse": "urllib.parse.ParseResult", "zipfile.ZipFile": "zipfile.ZipFile",
+    "csv.DictReader": "csv.DictReader", "csv.DictWriter": "csv.DictWriter",
+    "hashlib.sha256": "hashlib._Hash", "asyncio.get_running_loop": "asyncio.AbstractEventLoop",
+    "tempfile.NamedTemporaryFile": "tempfile._TemporaryFileWrapper",
+    "concurrent.futures.ThreadPoolExecutor.submit": "concurrent.futures.Future",
+    "concurrent.futures.ProcessPoolExecutor.submit": "concurrent.futures.Future",
+}
 _DOTTED_CALL_RE = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)\s*(\()?")
 _KWARG_RE = re.compile(r"[(,]\s*([A-Za-z_]\w*)\s*=(?!=)")
 _PROMPT_RE = re.compile(r"^\s*(?:\$|%|>|PS [^>]*>|\(\S+\)\s*\$)\s+")
@@ -65,6 +85,25 @@ def import_aliases(code: str) -> dict[str, str]:
     if tree is None:
         return {}
     return _aliases_of(tree)
+
+
+def learn_names(blocks: list[str], ctx: RefContext) -> None:
+    """Variable types and local classes from every code block, so prose can use them."""
+    for code in blocks:
+        tree = _parse(code)
+        if tree is None:
+            continue
+        collector = _RefCollector(ctx, _aliases_of(tree))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                collector.note_class(node)
+        for stmt in _statements(tree):
+            if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+                collector.note_assignment(stmt)
+            for item in getattr(stmt, "items", ()):
+                if isinstance(item, ast.withitem) and item.optional_vars is not None:
+                    collector.note_binding(item.optional_vars, item.context_expr)
+    ctx.variables.pop("self", None)
 
 
 def _aliases_of(tree: ast.AST) -> dict[str, str]:
@@ -104,12 +143,31 @@ class _RefCollector:
     def __init__(self, ctx: RefContext, aliases: dict[str, str]) -> None:
         self.ctx = ctx
         self.aliases = {**ctx.aliases, **aliases}
-        self.variables = dict(ctx.variables)
+        self.variables = ctx.variables  # shared: a later block uses an earlier block's names
+        self.classes = ctx.classes
+
+    def note_class(self, node: ast.ClassDef) -> None:
+        for base in node.bases:
+            written = dotted_name(base)
+            if written:
+                self.classes[node.name] = self.resolve(written)[0]
+                return
+
+    def note_binding(self, target: ast.AST, value: ast.AST | None) -> None:
+        """``with X() as name`` / ``name = X()``: remember what ``name`` holds."""
+        kind = self.type_of(value) if value is not None else None
+        if isinstance(target, ast.Name):
+            if kind:
+                self.variables[target.id] = kind
+            else:
+                self.variables.pop(target.id, None)
 
     def resolve(self, written: str) -> tuple[str, bool]:
         head, _, rest = written.partition(".")
         if head in self.aliases:
             return (self.aliases[head] + ("." + rest if rest else "")), False
+        if rest and head in self.classes:  # a class the answer defines: look in its base
+            return f"{self.classes[head]}.{rest}", True
         if rest and head in self.variables:
             return f"{self.variables[head]}.{rest}", True
         if rest and head in _NAME_TYPES and head not in self.aliases:
@@ -118,14 +176,8 @@ class _RefCollector:
 
     def note_assignment(self, node: ast.Assign | ast.AnnAssign) -> None:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-        value = node.value
-        kind = self.type_of(value) if value is not None else None
         for target in targets:
-            if isinstance(target, ast.Name):
-                if kind:
-                    self.variables[target.id] = kind
-                else:
-                    self.variables.pop(target.id, None)
+            self.note_binding(target, node.value)
 
     def type_of(self, node: ast.AST) -> str | None:
         if isinstance(node, ast.Constant):
@@ -135,11 +187,18 @@ class _RefCollector:
                 return name
         if isinstance(node, ast.Call):
             callee = dotted_name(node.func)
-            if callee:
-                resolved, _ = self.resolve(callee)
-                short = resolved.rsplit(".", 1)[-1]
-                if short[:1].isupper() or resolved in ("str", "list", "dict", "set", "tuple"):
-                    return resolved  # a constructor: the value is an instance of it
+            if callee is None and isinstance(node.func, ast.Attribute):
+                receiver = self.type_of(node.func.value)  # Path("x").resolve()
+                callee_resolved = f"{receiver}.{node.func.attr}" if receiver else None
+            else:
+                callee_resolved = self.resolve(callee)[0] if callee else None
+            if callee_resolved:
+                if callee_resolved in RETURNS:
+                    return RETURNS[callee_resolved]
+                short = callee_resolved.rsplit(".", 1)[-1]
+                if short[:1].isupper() or callee_resolved in ("str", "list", "dict", "set",
+                                                              "tuple"):
+                    return callee_resolved  # a constructor: the value is an instance of it
         return None
 
     def refs_of(self, node: ast.AST) -> list[SymbolRef]:
@@ -206,7 +265,16 @@ def code_lines(body: str, ctx: RefContext, *, python: bool
         yield from _regex_lines(body, starts, ctx)
         return
     collector = _RefCollector(ctx, _aliases_of(tree))
+    class_spans = [(node.lineno, node.end_lineno or node.lineno, node)
+                   for node in ast.walk(tree) if isinstance(node, ast.ClassDef)]
+    for node, _, _ in [(c, 0, 0) for _, _, c in class_spans]:
+        collector.note_class(node)
     for stmt in _statements(tree):
+        enclosing = [c for first, last, c in class_spans if first < stmt.lineno <= last]
+        owner = collector.classes.get(enclosing[-1].name) if enclosing else None
+        if owner:
+            collector.variables["self"] = owner
+            collector.variables["cls"] = owner
         if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
             refs = collector.refs_of(stmt)
             collector.note_assignment(stmt)
@@ -214,6 +282,9 @@ def code_lines(body: str, ctx: RefContext, *, python: bool
             refs = collector.refs_of(stmt)
         else:
             refs = collector.refs_of(_header_of(stmt))
+            for item in getattr(stmt, "items", ()):
+                if isinstance(item, ast.withitem) and item.optional_vars is not None:
+                    collector.note_binding(item.optional_vars, item.context_expr)
         if not refs:
             continue
         first = stmt.lineno - 1
@@ -225,12 +296,12 @@ def code_lines(body: str, ctx: RefContext, *, python: bool
 
 
 def _statements(tree: ast.Module) -> Iterator[ast.stmt]:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.stmt):
-            yield node
+    """Statements in source order (except clauses count: they name exception classes)."""
+    nodes = [n for n in ast.walk(tree) if isinstance(n, (ast.stmt, ast.ExceptHandler))]
+    yield from sorted(nodes, key=lambda n: (n.lineno, n.col_offset))  # type: ignore[misc]
 
 
-def _is_compound(stmt: ast.stmt) -> bool:
+def _is_compound(stmt: ast.AST) -> bool:
     return hasattr(stmt, "body")
 
 
@@ -239,11 +310,12 @@ def _header_of(stmt: ast.stmt) -> ast.AST:
     if not _is_compound(stmt):
         return stmt
     parts: list[ast.AST] = []
-    for name in ("test", "iter", "target", "items", "decorator_list", "args", "returns",
-                 "bases", "keywords", "subject"):
+    for name in ("test", "iter", "items", "decorator_list", "returns", "type",
+                 "keywords", "subject"):
         value = getattr(stmt, name, None)
         if isinstance(value, list):
-            parts.extend(v for v in value if isinstance(v, ast.AST))
+            parts.extend(v.context_expr if isinstance(v, ast.withitem) else v
+                         for v in value if isinstance(v, ast.AST))
         elif isinstance(value, ast.AST):
             parts.append(value)
     return ast.Module(body=[ast.Expr(p) if isinstance(p, ast.expr) else p for p in parts

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import mmap
+from array import array
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -32,7 +33,7 @@ import scipy.sparse as sp
 
 from docvouch.errors import IndexCorruptError, IndexMissingError
 from docvouch.passages import Passage, Symbol
-from docvouch.tokenizer import TOKENIZER_VERSION, tokenize
+from docvouch.tokenizer import TOKEN_RE, TOKENIZER_VERSION, expand_token, tokenize
 
 FORMAT_VERSION = 1
 BM25_METHOD = "lucene"
@@ -74,17 +75,10 @@ def build_index(
     """
     started = time.perf_counter()
     directory.mkdir(parents=True, exist_ok=False)
-    corpus_tokens: list[list[str]] = []
-    for i, passage in enumerate(passages):
-        corpus_tokens.append(passage_terms(passage) or ["<empty>"])
-        if progress and i and i % 20_000 == 0:
-            progress(f"tokenised {i:,}/{len(passages):,} passages")
+    vocab, doc_lengths, term_ids = _tokenise_corpus(passages, progress)
     tokenised_s = time.perf_counter() - started
-
-    model = bm25s.BM25(method=BM25_METHOD, k1=BM25_K1, b=BM25_B, dtype=dtype)
-    model.index(corpus_tokens, show_progress=False)
-    model.save(str(directory / "bm25"), show_progress=False)
-    del corpus_tokens
+    _write_bm25(directory / "bm25", vocab, doc_lengths, term_ids, dtype=dtype)
+    del term_ids
 
     _write_passages(directory, passages)
     (directory / "symbols.json").write_bytes(orjson.dumps([s.to_dict() for s in symbols]))
@@ -92,7 +86,7 @@ def build_index(
         "format_version": FORMAT_VERSION,
         "corpus": corpus,
         "counts": {"passages": len(passages), "symbols": len(symbols),
-                   "vocabulary": len(model.vocab_dict)},
+                   "vocabulary": len(vocab)},
         "bm25": {"method": BM25_METHOD, "k1": BM25_K1, "b": BM25_B, "dtype": dtype},
         "tokenizer": TOKENIZER_VERSION,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -103,6 +97,61 @@ def build_index(
     (directory / "manifest.json").write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
     _fsync_tree(directory)
     return manifest
+
+
+def _tokenise_corpus(passages: Sequence[Passage], progress: Progress | None
+                     ) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
+    """Vocabulary, per-passage lengths and the flat term-id stream of the whole corpus."""
+    vocab: dict[str, int] = {}
+    ids_of_raw: dict[str, tuple[int, ...]] = {}  # documentation repeats its raw tokens
+    flat = array("q")  # 8 bytes a term, not a Python int object each
+    lengths = np.zeros(len(passages), dtype=np.int64)
+    extend = flat.extend
+    for i, passage in enumerate(passages):
+        before = len(flat)
+        text = "\n".join([passage.title, passage.title, passage.text, *passage.code])
+        for raw in TOKEN_RE.findall(text):
+            ids = ids_of_raw.get(raw)
+            if ids is None:
+                ids = tuple(vocab.setdefault(t, len(vocab)) for t in expand_token(raw))
+                ids_of_raw[raw] = ids
+            extend(ids)
+        if len(flat) == before:  # an empty passage still counts as a document
+            extend((vocab.setdefault("<empty>", len(vocab)),))
+        lengths[i] = len(flat) - before
+        if progress and i and i % 100_000 == 0:
+            progress(f"tokenised {i:,}/{len(passages):,} passages")
+    return vocab, lengths, np.frombuffer(flat, dtype=np.int64)
+
+
+def _write_bm25(directory: Path, vocab: dict[str, int], doc_lengths: np.ndarray,
+                term_ids: np.ndarray, *, dtype: str) -> None:
+    """Lucene BM25 scores per (term, passage), saved in bm25s's own CSC layout.
+
+    Vectorised with numpy (bm25s's indexer loops in Python); the files are exactly what
+    ``bm25s.BM25.load`` reads, and tests compare the scores with rank-bm25's.
+    """
+    directory.mkdir()
+    n_docs, n_vocab = len(doc_lengths), len(vocab)
+    doc_of_token = np.repeat(np.arange(n_docs, dtype=np.int64), doc_lengths)
+    # One key per (term, doc), sorted term-major: the CSC column order bm25s expects.
+    keys, tf = np.unique(term_ids * n_docs + doc_of_token, return_counts=True)
+    term, doc = np.divmod(keys, n_docs)
+    df = np.bincount(term, minlength=n_vocab)
+    idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
+    avg_len = float(doc_lengths.mean()) if n_docs else 1.0
+    norm = BM25_K1 * (1 - BM25_B + BM25_B * doc_lengths[doc] / avg_len)
+    scores = (idf[term] * tf / (tf + norm)).astype(dtype)
+    indptr = np.zeros(n_vocab + 1, dtype=np.int64)
+    np.cumsum(np.bincount(term, minlength=n_vocab), out=indptr[1:])
+    np.save(directory / "data.csc.index.npy", scores)
+    np.save(directory / "indices.csc.index.npy", doc.astype(np.int32))
+    np.save(directory / "indptr.csc.index.npy", indptr)
+    (directory / "vocab.index.json").write_bytes(orjson.dumps(vocab))
+    params = {"k1": BM25_K1, "b": BM25_B, "delta": 0.5, "method": BM25_METHOD,
+              "idf_method": BM25_METHOD, "dtype": dtype, "int_dtype": "int32",
+              "num_docs": n_docs, "version": bm25s.__version__, "backend": "numpy"}
+    (directory / "params.index.json").write_bytes(orjson.dumps(params, option=orjson.OPT_INDENT_2))
 
 
 def _write_passages(directory: Path, passages: Iterable[Passage]) -> None:

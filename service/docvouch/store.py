@@ -152,7 +152,7 @@ def ensure_default_index(home: Path, *, progress: Progress | None = None,
             return current_index(home, DEFAULT_CORPUS)
         say = progress or (lambda _line: None)
         say(f"building the default corpus from Python {python_version()}'s own documentation "
-            "(first run only)")
+            "(first run, or after a Python or DocVouch upgrade)")
         return publish(home, DEFAULT_CORPUS, lambda tmp: build_stdlib_index(tmp, progress=say))
 
 

@@ -57,10 +57,9 @@ class SymbolCheck:
         return self.status in ("unknown", "invalid_keyword", "removed", "deprecated")
 
     def to_json(self) -> dict:
-        out: dict = {"name": self.ref.written if self.ref.receiver_typed else self.ref.name,
-                     "status": self.status}
-        if self.ref.receiver_typed or self.ref.written != self.ref.name:
-            out["resolved"] = self.ref.name
+        out: dict = {"name": self.ref.written, "status": self.status}
+        if self.ref.written != self.ref.name:
+            out["resolved"] = self.ref.name  # through the answer's imports or inferred type
         if self.keyword:
             out["keyword"] = self.keyword
         if self.suggestion:
@@ -95,6 +94,9 @@ class SymbolTable:
         symbol = self.by_name.get(ref.name)
         if symbol is None and ref.kind == "mention":
             symbol = self._unique_short(ref.name)
+        if symbol is None and ref.written != ref.name:
+            # prose says `datetime.UTC` (the module) even when the code imported the class
+            symbol = self.by_name.get(ref.written)
         if symbol is None:
             return self._missing(ref)
         bad = self._bad_keyword(symbol, ref.keywords)

@@ -22,7 +22,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from docvouch.passages import Passage, Symbol
+from docvouch.passages import Passage, Symbol, VersionNote
 
 UrlFor = Callable[[str, str], str]  # (module, qualified name) -> URL with anchor
 
@@ -32,8 +32,26 @@ _DEFLIST_ROW_RE = re.compile(r"^\s{0,8}([a-z_][a-z0-9_]*)\s{2,}\S", re.MULTILINE
 _ASSIGN_RE = re.compile(r"\b([a-z_][a-z0-9_]*)=")
 _MARKED_RE = re.compile(r"(?:``|`|\*)([a-z_][a-z0-9_]*)(?:``|`|\*)")
 _CAPWORD_RE = re.compile(r"\b([A-Z][A-Za-z0-9]+|[a-z]+_[a-z_]+)\b")
+_ADDRESS_RE = re.compile(r" at 0x[0-9a-fA-F]+")
 _DOCSIG_RE = re.compile(r"^\s*[\w.]+\((.*?)\)", re.DOTALL)
 _MAX_DOC_CHARS = 6000
+MIN_CLOSED_KEYWORDS = 3
+_VERSION_NOTE_RE = re.compile(
+    r"(New in version|Added in version|Changed in version|Deprecated since version|"
+    r"Removed in version)\s+(\d+\.\d+)", re.I)
+_NOTE_KIND = {"new": "added", "added": "added", "changed": "changed", "deprecated": "deprecated",
+              "removed": "removed"}
+
+
+def version_notes(text: str) -> list[VersionNote]:
+    """Structured "New in version 3.8" / "Deprecated since version 3.12" notes of a text."""
+    notes = []
+    for match in _VERSION_NOTE_RE.finditer(text):
+        kind = _NOTE_KIND[match.group(1).split()[0].lower()]
+        end = text.find("\n\n", match.end())
+        sentence = text[match.start(): end if end != -1 else match.end() + 160]
+        notes.append(VersionNote(kind, match.group(2), " ".join(sentence.split())[:240]))  # type: ignore[arg-type]
+    return notes
 
 
 @dataclass
@@ -97,7 +115,7 @@ def signature_of(obj: object) -> tuple[str, list[str] | None, bool]:
     """(display signature, names accepted as keywords or None if unknown, has **kwargs)."""
     try:
         sig = inspect.signature(obj)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except Exception:  # noqa: BLE001 - C signatures can raise anything while being parsed
         return _signature_from_doc(obj)
     keywords = [
         p.name for p in sig.parameters.values()
@@ -208,6 +226,8 @@ class ApiWalker:
                     extra.update(target.documented_keywords)
             if extra:
                 symbol.documented_keywords = sorted(set(symbol.documented_keywords) | extra)
+            if len(set(symbol.documented_keywords) - set(symbol.params or ())) < MIN_CLOSED_KEYWORDS:
+                symbol.documented_keywords = []  # too few named: the docs do not close the list
 
     def _members(self, module: types.ModuleType,
                  *, include_foreign: bool = False) -> Iterator[tuple[str, object]]:
@@ -230,12 +250,15 @@ class ApiWalker:
     def _defined_in(obj: object, module: types.ModuleType) -> bool:
         if not (inspect.isclass(obj) or inspect.isroutine(obj) or inspect.ismodule(obj)):
             return True  # constants and instances (sys.stdout) belong to where they live
-        return getattr(obj, "__module__", None) == module.__name__
+        owner = getattr(obj, "__module__", None) or ""
+        # sqlite3.connect lives in _sqlite3, pathlib's classes in pathlib: both are public here
+        return (owner == module.__name__ or owner.startswith(module.__name__ + ".")
+                or owner.startswith("_"))
 
     @staticmethod
     def _reexported_elsewhere(obj: object, module: types.ModuleType) -> bool:
         owner = getattr(obj, "__module__", None)
-        return bool(owner) and owner != module.__name__
+        return bool(owner) and owner != module.__name__ and not owner.startswith("_")
 
     def _walk_class(self, cls: type, qualified: str, module_name: str) -> None:
         for name in sorted(dir(cls)):
@@ -275,10 +298,13 @@ class ApiWalker:
             signature = f" = {shown[:80]}" if len(shown) <= 80 else ""
         header = f"{qualified}{signature}"
         text = f"{header}\n\n{doc}".strip() if doc else header
+        signature = _ADDRESS_RE.sub("", signature)  # "<function f at 0x7f…>": not reproducible
+        notes = version_notes(doc)
         symbol = Symbol(
             name=qualified, kind=kind, passage=-1, params=params, signature=signature,  # type: ignore[arg-type]
             var_keyword=var_kw,
             documented_keywords=documented_keywords(doc) if var_kw else [],
+            version_notes=[n for n in notes if n.kind in ("added", "removed")],
         )
         passage = self._passage(qualified, module_name, header, _clip(text), heading=heading,
                                 symbol=qualified)
@@ -290,5 +316,5 @@ class ApiWalker:
         return Passage(
             id=f"{self.corpus}:{qualified}", url=self.url_for(module_name, qualified),
             title=title, text=text, heading_path=heading, source=self.corpus,
-            version=self.version, symbol=symbol,
+            version=self.version, symbol=symbol, version_notes=version_notes(text),
         )

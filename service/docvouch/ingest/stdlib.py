@@ -21,7 +21,13 @@ from pathlib import Path
 
 import orjson
 
-from docvouch.ingest.python_api import ApiCollection, ApiWalker, import_quietly, public_submodules
+from docvouch.ingest.python_api import (
+    ApiCollection,
+    ApiWalker,
+    import_quietly,
+    public_submodules,
+    version_notes,
+)
 from docvouch.passages import Passage, Symbol
 
 PY_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -142,7 +148,7 @@ def add_language_topics(out: ApiCollection) -> None:
                 Passage(
                     id=f"{CORPUS_NAME}:topic:{label}:{n}", url=url, title=title, text=body,
                     heading_path=["Language reference", title], source=CORPUS_NAME,
-                    version=PY_VERSION,
+                    version=PY_VERSION, version_notes=version_notes(body),
                 ),
                 None,
             )

@@ -1,0 +1,82 @@
+"""The ``docvouch`` command as a user runs it: a real subprocess on the shared corpus."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+
+def run(home: Path, *args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, "DOCVOUCH_HOME": str(home), "NO_COLOR": "1"}
+    return subprocess.run([sys.executable, "-m", "docvouch", *args], input=stdin,
+                          capture_output=True, env=env, timeout=120, check=False)
+
+
+def test_check_from_stdin_prints_verdict_suggestion_and_link(docvouch_home: Path) -> None:
+    out = run(docvouch_home, "check", "-",
+              stdin=b"Check for a folder with `os.path.isdirectory(p)`.\n")
+    assert out.returncode == 0, out.stderr
+    text = out.stdout.decode()
+    assert "contradicted" in text
+    assert "did you mean: os.path.isdir" in text
+    assert "https://docs.python.org/3.11/library/os.path.html#os.path.isdir" in text
+
+
+def test_check_json_is_the_verify_response(docvouch_home: Path, tmp_path: Path, engine) -> None:
+    answer = tmp_path / "answer.md"
+    answer.write_text("Use `sorted(xs, reversed=True)` to sort descending.\n")
+    out = run(docvouch_home, "check", str(answer), "--format", "json")
+    assert out.returncode == 0, out.stderr
+    got = orjson.loads(out.stdout)
+    want = engine.verify(answer.read_text())
+    got.pop("took_ms"), want.pop("took_ms")
+    assert got == want
+
+
+def test_fail_on_sets_the_exit_code(docvouch_home: Path) -> None:
+    out = run(docvouch_home, "check", "-", "--fail-on", "contradicted",
+              stdin=b"Save it with `pickle.serialize(obj)`.")
+    assert out.returncode == 1
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (b"\xff\xfe not utf8", b"not valid UTF-8"),
+    (b"\x00\x01\x02binary", b"looks binary"),
+])
+def test_bad_input_is_one_clear_line_not_a_traceback(docvouch_home: Path, data: bytes,
+                                                     message: bytes) -> None:
+    out = run(docvouch_home, "check", "-", stdin=data)
+    assert out.returncode == 2
+    assert message in out.stderr
+    assert b"Traceback" not in out.stderr
+    assert out.stderr.count(b"\n") == 1
+
+
+def test_missing_file_is_a_clear_error(docvouch_home: Path, tmp_path: Path) -> None:
+    out = run(docvouch_home, "check", str(tmp_path / "nope.md"))
+    assert out.returncode == 2 and b"cannot read" in out.stderr
+
+
+def test_search_ranks_the_documenting_passage_first(docvouch_home: Path) -> None:
+    out = run(docvouch_home, "search", "create intermediate directories", "-k", "3")
+    assert out.returncode == 0
+    first = out.stdout.decode().splitlines()[0]
+    assert "os.makedirs" in first
+
+
+def test_corpus_info_and_list(docvouch_home: Path) -> None:
+    info = orjson.loads(run(docvouch_home, "corpus", "info", "--format", "json").stdout)
+    assert info["name"] == "python" and info["passages"] > 10_000
+    listing = run(docvouch_home, "corpus", "list").stdout.decode()
+    assert listing.startswith("python")
+
+
+def test_unknown_corpus_is_a_clear_error(docvouch_home: Path) -> None:
+    out = run(docvouch_home, "check", "-", "--corpus", "nope", stdin=b"text")
+    assert out.returncode == 3
+    assert b"corpus 'nope' has no index" in out.stderr
