@@ -68,7 +68,7 @@ def predict(label: dict[str, Any], text: str, result: dict[str, Any]) -> str:
     if not matched:
         return "missing"
     param = label.get("param")
-    for claim, entry in matched:
+    for _claim, entry in matched:
         if param is not None:
             if entry["status"] == "invalid_keyword" and entry.get("keyword") == param:
                 return "contradicted"

@@ -23,6 +23,7 @@ ClaimKind = Literal["prose", "code", "command"]
 _MD = MarkdownIt("commonmark").enable("table")
 _SHELL_LANGS = frozenset({"bash", "sh", "shell", "console", "zsh", "terminal", "shell-session",
                           "powershell", "ps", "cmd", "bat", "fish"})
+_SHELL_START_RE = re.compile(r"^(?:\$ |sudo |pip3? |python3? -m |git |npm |apt(?:-get)? |curl )")
 _PY_LANGS = frozenset({"python", "py", "python3", "pycon", "ipython", ""})
 _LINE_PREFIX_RE = re.compile(r"^[ \t]*(?:>[ \t]?)*[ \t]*(?:[-*+][ \t]+|\d{1,9}[.)][ \t]+)?"
                              r"(?:\[[ xX]\][ \t]+)?(?:#{1,6}[ \t]+)?")
@@ -206,7 +207,8 @@ def is_filler(plain: str, has_symbols: bool) -> bool:
 def _prose_claim(text: str, s: int, e: int, ctx: code_refs.RefContext,
                  *, plain_override: str | None = None) -> Claim | None:
     raw = text[s:e]
-    refs = [ref for m in _INLINE_CODE_RE.finditer(raw) for ref in code_refs.inline_refs(m.group(2), ctx)]
+    refs = [ref for m in _INLINE_CODE_RE.finditer(raw)
+            for ref in code_refs.inline_refs(m.group(2), ctx)]
     refs += code_refs.prose_refs(_INLINE_CODE_RE.sub(" ", raw), ctx)
     plain = strip_markup(plain_override if plain_override is not None else raw)
     if is_filler(plain, bool(refs)):
@@ -260,7 +262,7 @@ def _code_claims(text: str, tok, lines: list[int], ctx: code_refs.RefContext) ->
 
 def _looks_like_shell(body: str) -> bool:
     first = body.lstrip().split("\n", 1)[0]
-    return bool(re.match(r"^(?:\$ |sudo |pip3? |python3? -m |git |npm |apt(?:-get)? |curl )", first))
+    return bool(_SHELL_START_RE.match(first))
 
 
 def _all_prompt_lines(body: str) -> bool:

@@ -382,8 +382,8 @@ def prose_refs(text: str, ctx: RefContext) -> list[SymbolRef]:
             continue
         if len(written.split(".", 1)[0]) < 2:  # "e.g", "i.e": abbreviations, not names
             continue
-        name, typed = ctx.aliases.get(written.split(".", 1)[0]) and \
-            (ctx.aliases[written.split(".", 1)[0]] + written[written.index("."):], False) \
+        name, typed = (ctx.aliases.get(written.split(".", 1)[0]) and \
+            (ctx.aliases[written.split(".", 1)[0]] + written[written.index("."):], False)) \
             or (written, False)
         refs.append(SymbolRef(name, written, "call" if m.group(2) else "attribute",
                               receiver_typed=typed))

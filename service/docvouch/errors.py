@@ -38,7 +38,7 @@ class DocVouchError(Exception):
         return PROBLEM_BASE + self.code
 
 
-class IndexError_(DocVouchError):  # noqa: N801 - trailing underscore: not the builtin
+class IndexError_(DocVouchError):
     status = 503
     code = "index_unavailable"
     title = "Index unavailable"

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import mmap
-from array import array
 import os
 import time
+from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path

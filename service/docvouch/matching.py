@@ -180,7 +180,8 @@ def _version_conflict(claim: Claim, checks: list[SymbolCheck], scored: list[_Sco
     notes: list[tuple[VersionNote, Passage]] = []
     for check in checks:
         if check.symbol is not None:
-            notes.extend((n, p.candidate.passage) for p in scored[:1] for n in check.symbol.version_notes)
+            notes.extend((n, p.candidate.passage)
+                         for p in scored[:1] for n in check.symbol.version_notes)
     for s in scored[:3]:
         notes.extend((n, s.candidate.passage) for n in s.candidate.passage.version_notes)
     for kind, verb in _VERSION_VERBS.items():

@@ -34,11 +34,13 @@ TOKEN_RE = re.compile(
 _CAMEL_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 
 STOP_WORDS = frozenset(
-    """a an and are as at be been being but by can could did do does for from had has have
-    how i if in into is it its it's may might must no not of on or our should so such than
-    that the their them then there these they this those to too us was we were what when
-    where which while who why will with would you your yours also just very here using use
-    used""".split()
+    """
+    a an and are as at be been being but by can could did do does for from had has have
+    how i if in into is it its it's may might must no not of on or our should so such
+    than that the their them then there these they this those to too us was we were what
+    when where which while who why will with would you your yours also just very here
+    using use used
+    """.split()  # noqa: SIM905 - a word list reads better as prose
 )
 
 _stemmer = Stemmer.Stemmer("english")

@@ -88,7 +88,8 @@ def test_scores_and_top10_equal_rank_bm25(built, sample, queries) -> None:
 def _ties_only(expected: np.ndarray, hits, want: list[int]) -> bool:
     """Rankings may differ only where the oracle's scores tie (float32 rounding)."""
     got = [h.passage for h in hits][: len(want)]
-    return all(math.isclose(expected[a], expected[b], rel_tol=1e-6) for a, b in zip(got, want))
+    pairs = zip(got, want, strict=True)
+    return all(math.isclose(expected[a], expected[b], rel_tol=1e-6) for a, b in pairs)
 
 
 def test_batched_search_equals_one_query_at_a_time(built, queries) -> None:

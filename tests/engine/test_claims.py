@@ -88,7 +88,8 @@ def test_shell_lines_are_command_claims() -> None:
 
 
 def test_broken_python_falls_back_to_a_tolerant_scan() -> None:
-    text = "```python\nresult = os.path.isdirectory(p\nshutil.copy_tree(a, b, dirs_exist_ok=True)\n```\n"
+    text = ("```python\nresult = os.path.isdirectory(p\n"
+            "shutil.copy_tree(a, b, dirs_exist_ok=True)\n```\n")
     names = {s.name for c in claims_of(text) for s in c.symbols}
     assert {"os.path.isdirectory", "shutil.copy_tree"} <= names
 

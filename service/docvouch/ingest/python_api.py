@@ -115,7 +115,7 @@ def signature_of(obj: object) -> tuple[str, list[str] | None, bool]:
     """(display signature, names accepted as keywords or None if unknown, has **kwargs)."""
     try:
         sig = inspect.signature(obj)  # type: ignore[arg-type]
-    except Exception:  # noqa: BLE001 - C signatures can raise anything while being parsed
+    except Exception:
         return _signature_from_doc(obj)
     keywords = [
         p.name for p in sig.parameters.values()
@@ -226,7 +226,8 @@ class ApiWalker:
                     extra.update(target.documented_keywords)
             if extra:
                 symbol.documented_keywords = sorted(set(symbol.documented_keywords) | extra)
-            if len(set(symbol.documented_keywords) - set(symbol.params or ())) < MIN_CLOSED_KEYWORDS:
+            named = set(symbol.documented_keywords) - set(symbol.params or ())
+            if len(named) < MIN_CLOSED_KEYWORDS:
                 symbol.documented_keywords = []  # too few named: the docs do not close the list
 
     def _members(self, module: types.ModuleType,
@@ -239,7 +240,7 @@ class ApiWalker:
                 continue
             try:
                 obj = getattr(module, name)
-            except Exception:  # noqa: BLE001 - lazy attributes may raise anything
+            except Exception:
                 continue
             if (not include_foreign and "__all__" not in vars(module)
                     and not self._defined_in(obj, module)):
