@@ -205,6 +205,8 @@ class Index:
         if len(self._offsets) != self.size + 1 or int(self._offsets[-1]) != size:
             raise IndexCorruptError(f"index at {directory}: passage table does not match manifest")
         self.symbols = [Symbol.from_dict(raw) for raw in raw_symbols]
+        if any(not 0 <= s.passage < self.size for s in self.symbols):
+            raise IndexCorruptError(f"index at {directory}: a symbol points past the passages")
         self._vocab: dict[str, int] = self._model.vocab_dict
         scores = self._model.scores
         # The CSC (docs x vocab) arrays read as CSR (vocab x docs): zero copy, mmap-backed.
