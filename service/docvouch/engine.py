@@ -16,7 +16,7 @@ from docvouch.errors import InputTooLargeError
 from docvouch.index import Index
 from docvouch.matching import Candidate, answer_score, judge
 from docvouch.symbols import SymbolCheck, SymbolTable
-from docvouch.tokenizer import tokenize
+from docvouch.tokenizer import content_terms, tokenize
 
 MAX_ANSWER_CHARS = 100_000
 VERDICTS = ("supported", "partial", "unsupported", "contradicted")
@@ -115,9 +115,12 @@ class Engine:
                     seen.add(symbol.passage)
             cands = []
             for index, score in wanted:
-                if index not in cache:
-                    cache[index] = self.index.passage(index)
-                cands.append(Candidate(index, cache[index], score))
+                if index not in cache:  # a passage retrieved for several claims is read once
+                    passage = self.index.passage(index)
+                    terms = frozenset(content_terms(f"{passage.title}\n{passage.text}"))
+                    cache[index] = (passage, terms)
+                passage, terms = cache[index]
+                cands.append(Candidate(index, passage, score, terms))
             out.append(cands)
         return out
 

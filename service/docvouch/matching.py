@@ -42,6 +42,7 @@ class Candidate:
     index: int
     passage: Passage
     bm25: float
+    terms: frozenset[str] = frozenset()  # content terms of title + text, computed once
 
 
 @dataclass(slots=True)
@@ -150,7 +151,7 @@ def _score_candidates(claim: Claim, candidates: list[Candidate]) -> list[_Scored
     out = []
     for cand in candidates:
         hay = _haystack(cand.passage)
-        passage_terms = content_terms(hay)
+        passage_terms = cand.terms or content_terms(hay)
         coverage = len(terms & passage_terms) / len(terms) if terms else 0.0
         if coverage == 0.0:
             continue
