@@ -3,7 +3,7 @@ PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 STAMP := .make/installed
 
-.PHONY: setup serve check-answer test lint check bench eval clean
+.PHONY: setup serve test lint check bench eval clean extension
 
 $(STAMP): pyproject.toml
 	$(PIP) install --quiet -e '.[test,bench]'
@@ -24,7 +24,12 @@ lint:
 	ruff check service tests bench
 
 check: lint
+	node --test tests/extension/
 	$(PYTHON) -m pytest -q
+
+## Store zips of the browser extension: dist/docvouch-chrome.zip, dist/docvouch-firefox.zip
+extension:
+	$(PYTHON) extension/scripts/package.py
 
 ## Verdict quality on the labelled set (dev split for tuning, test split reported)
 eval: $(STAMP)

@@ -13,11 +13,13 @@ DocVouch.createAnswerController = function createAnswerController({
 }) {
   const { MessageType } = DocVouch.messages;
   const results = new Map(); // text key -> Promise of the background's reply
-  const views = new WeakMap(); // answer -> { key, extraction, badge }
+  const views = new Map(); // answer -> { key, extraction, badge }
 
   /** Show (or re-show) DocVouch for one finished answer. `trigger` is "auto" or "selection". */
   async function handleAnswer({ answer, extraction, key, trigger = "auto" }) {
+    removeDetachedViews();
     const view = viewFor(answer, extraction, key);
+    view.trigger = trigger;
     if (results.has(key)) return showReply(view, await results.get(key));
     const settings = await send({ type: MessageType.CS_BG_GET_SITE_SETTINGS });
     if (trigger !== "selection" && !(settings.ok && settings.enabled)) return removeView(answer);
@@ -34,7 +36,9 @@ DocVouch.createAnswerController = function createAnswerController({
     const view = { answer, extraction, key, badge: null };
     view.badge = DocVouch.render.createBadge(doc, {
       onVerify: () => verify(view, "click"),
-      onRetry: () => verify(view, "click"),
+      // A selection's grant is single-use, so its Retry asks the background again as a selection
+      // (and is told to use the menu again); an answer's Retry is a click like Verify.
+      onRetry: () => verify(view, view.trigger === "selection" ? "selection" : "click"),
       onClose: onClose ? () => { removeView(answer); onClose(answer); } : null,
     });
     views.set(answer, view);
@@ -55,7 +59,7 @@ DocVouch.createAnswerController = function createAnswerController({
   function showReply(view, reply) {
     if (views.get(view.answer) !== view) return; // replaced while we waited
     if (reply.ok) return showResult(view, reply.result);
-    if (reply.state === "disabled") return removeView(view.answer);
+    if (reply.state === "disabled" && view.trigger !== "selection") return removeView(view.answer);
     mutate(() => {
       if (reply.state === "unavailable") view.badge.showUnavailable(reply.detail);
       else view.badge.showError(reply.detail);
@@ -79,6 +83,13 @@ DocVouch.createAnswerController = function createAnswerController({
       const drawnWith = DocVouch.render.highlighter.apply(view.answer, entries, doc.defaultView);
       view.badge.host.dataset.highlights = `${entries.length} ${drawnWith}`;
     });
+  }
+
+  /** Badges of answers the site has removed or replaced go too, with their highlights. */
+  function removeDetachedViews() {
+    for (const answer of views.keys()) {
+      if (answer.isConnected === false) removeView(answer);
+    }
   }
 
   function removeView(answer) {

@@ -44,7 +44,11 @@ DocVouch.extract = (() => {
         if (segment.outStart >= end) break;
         const first = Math.max(start, segment.outStart);
         const last = Math.min(end, segment.outEnd) - 1;
-        ranges.push({ node: segment.node, start: segment.sourceOffset(first), end: segment.sourceOffset(last) + 1 });
+        const piece = { node: segment.node, start: segment.sourceOffset(first), end: segment.sourceOffset(last) + 1 };
+        const previous = ranges[ranges.length - 1];
+        // Words of one text node come as separate segments (collapsed spaces); give one piece per node.
+        if (previous && previous.node === piece.node && previous.end <= piece.start) previous.end = piece.end;
+        else ranges.push(piece);
       }
       return ranges;
     }
@@ -75,7 +79,10 @@ DocVouch.extract = (() => {
     }
   }
 
-  /** Accumulates text, tracking line starts so whitespace collapses the way a browser shows it. */
+  /**
+   * Accumulates text the way a browser shows it: runs of whitespace collapse to one space, and a
+   * space is only written once something follows it on the same line (none before a line break).
+   */
   class Writer {
     constructor(maxChars) {
       this.maxChars = maxChars;
@@ -83,10 +90,11 @@ DocVouch.extract = (() => {
       this.length = 0;
       this.segments = [];
       this.lastChar = "";
+      this.pendingSpace = null; // { node, offset } of a collapsed space not yet written
       this.full = false;
     }
 
-    synthetic(text) {
+    append(text) {
       if (!text || this.full) return;
       this.parts.push(text);
       this.length += text.length;
@@ -94,11 +102,30 @@ DocVouch.extract = (() => {
       this.full = this.length > this.maxChars;
     }
 
+    flushSpace() {
+      const space = this.pendingSpace;
+      if (!space) return;
+      this.pendingSpace = null;
+      this.segments.push(new Segment(space.node, this.length, [space.offset]));
+      this.append(" ");
+    }
+
+    /** Text we add ourselves (fences, backticks, list markers): no page node behind it. */
+    synthetic(text) {
+      this.flushSpace();
+      this.append(text);
+    }
+
     lineBreak(count) {
-      if (this.length === 0) return;
+      this.pendingSpace = null;
+      if (this.length === 0 || count === 0) return;
       const tail = this.parts.slice(-count).join("").slice(-count);
       const present = tail.length - tail.replace(/\n+$/, "").length;
-      if (count > present) this.synthetic("\n".repeat(count - present));
+      if (count > present) this.append("\n".repeat(count - present));
+    }
+
+    atLineStart() {
+      return this.length === 0 || this.lastChar === "\n";
     }
 
     /** Page text from `node` between source offsets; `preserve` keeps whitespace as in <pre>. */
@@ -107,22 +134,24 @@ DocVouch.extract = (() => {
       const source = node.data;
       let out = "";
       const offsets = [];
-      let atBoundary = this.length === 0 || this.lastChar === "\n" || this.lastChar === " ";
       for (let i = from; i < to; i += 1) {
         const char = source[i];
         if (!preserve && WHITESPACE.test(char)) {
-          if (atBoundary) continue;
-          out += " ";
-          atBoundary = true;
-        } else {
-          out += char;
-          atBoundary = char === "\n";
+          if (out !== "") {
+            this.segments.push(new Segment(node, this.length, offsets.splice(0)));
+            this.append(out);
+            out = "";
+          }
+          if (!this.pendingSpace && !this.atLineStart() && this.lastChar !== " ") this.pendingSpace = { node, offset: i };
+          continue;
         }
+        this.flushSpace();
+        out += char;
         offsets.push(i);
       }
       if (out === "") return;
       this.segments.push(new Segment(node, this.length, offsets));
-      this.synthetic(out);
+      this.append(out);
     }
 
     finish() {
@@ -195,9 +224,10 @@ DocVouch.extract = (() => {
     context.writer.pageText(node, from, to, preserve);
   }
 
-  function visitBlock(element, context, breaks) {
+  function visitBlock(element, context, defaultBreaks) {
     const { writer } = context;
     const tag = element.localName;
+    const breaks = breaksInsideListItem(element) ?? defaultBreaks;
     writer.lineBreak(breaks);
     if (/^h[1-6]$/.test(tag)) writer.synthetic(`${"#".repeat(Number(tag[1]))} `);
     if (tag === "li") writer.synthetic(`${"  ".repeat(Math.max(0, context.listDepth - 1))}${listMarker(element)} `);
@@ -207,6 +237,14 @@ DocVouch.extract = (() => {
     visitChildren(element, context, false);
     if (nested) context.listDepth -= 1;
     writer.lineBreak(breaks);
+  }
+
+  /** A paragraph in a list item stays on the marker's line (first) or on the next line (later). */
+  function breaksInsideListItem(element) {
+    const item = element.parentElement;
+    if (!item || item.localName !== "li") return null;
+    if (element.localName === "ul" || element.localName === "ol") return 1;
+    return item.firstElementChild === element ? 0 : 1;
   }
 
   function listMarker(item) {

@@ -64,5 +64,5 @@ DocVouch.render.createHoverCard = function createHoverCard(doc, { hideDelayMs = 
     shownClaim = null;
   }
 
-  return Object.freeze({ host, root, show, hideSoon, hide, contains: (node) => node === host });
+  return Object.freeze({ host, root, show, hideSoon, hide });
 };

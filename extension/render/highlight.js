@@ -118,9 +118,5 @@ DocVouch.render.highlighter ??= (() => {
     return null;
   }
 
-  function ownedCount() {
-    return applied.size;
-  }
-
-  return Object.freeze({ apply, clear, claimAt, ownedCount, SEVERITY });
+  return Object.freeze({ apply, clear, claimAt, SEVERITY });
 })();

@@ -20,6 +20,8 @@ DocVouch.adapters.register({
     },
   ],
   skip: [
+    // The code block's language label and copy button sit beside the <pre> in .codeWrapper.
+    ".codeWrapper > :not(pre)",
     ".citation",
     "[data-testid='citation']",
     ".sr-only",
