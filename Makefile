@@ -3,7 +3,7 @@ PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 STAMP := .make/installed
 
-.PHONY: setup serve test lint check bench eval clean extension
+.PHONY: setup serve test lint check bench bench-load eval clean extension
 
 $(STAMP): pyproject.toml
 	$(PIP) install --quiet -e '.[test,bench]'
@@ -13,7 +13,7 @@ setup: $(STAMP)
 
 ## Set up, build the default corpus on first run, and serve on 127.0.0.1:8765
 serve: $(STAMP)
-	docvouch serve
+	$(PYTHON) -m docvouch serve
 
 ## Everything the tests need (system packages included), then lint and the whole suite
 test: $(STAMP)
@@ -39,6 +39,9 @@ eval: $(STAMP)
 bench: $(STAMP)
 	$(PYTHON) bench/latency.py
 	$(PYTHON) bench/eval.py --split test
+
+bench-load: $(STAMP)
+	$(PYTHON) bench/load.py --write bench/RESULTS.md
 
 clean:
 	rm -rf .make build dist *.egg-info .pytest_cache .ruff_cache

@@ -86,7 +86,8 @@ class InputTooLargeError(InputError):
 #   ├── OverloadedError (503)               the wait queue is full; carries Retry-After
 #   ├── NotReadyError (503)                 indexes still loading, or failed to load
 #   ├── WorkerLostError (503)               the worker process died during the request
-#   └── DeadlineExceededError (504)         no result within request_deadline_s
+#   ├── DeadlineExceededError (504)         no result within request_deadline_s
+#   └── WorkerStartError (503)              a worker exited or hung while starting
 
 
 class InvalidJSONError(InputError):
@@ -173,3 +174,11 @@ class DeadlineExceededError(DocVouchError):
     status = 504
     code = "deadline_exceeded"
     title = "Deadline exceeded"
+
+
+class WorkerStartError(DocVouchError):
+    """A worker process exited or hung before it had mapped the indexes."""
+
+    status = 503
+    code = "worker_start_failed"
+    title = "Worker start failed"

@@ -1,0 +1,281 @@
+"""HTTP load benchmark: answers/s and latency of POST /v1/verify over loopback.
+
+Starts ``python -m docvouch serve --workers 2`` on a free port (or uses ``--url``), then for
+each concurrency runs closed-loop clients for ``--seconds``: every client sends its next
+request as soon as the previous one is answered. Two workloads, labelled in the output:
+
+* ``distinct``: every request carries a different answer, so every one is computed by a
+  worker (the honest throughput of the engine behind the service);
+* ``cached``: the same answer again and again, as when the extension re-renders a page
+  (served from the result cache after the first request).
+
+A 503 is counted apart from errors; the client then waits for its Retry-After, as the
+extension does. Errors are every other non-200 status and every transport failure.
+
+    python bench/load.py                       # 2 workers, c = 1, 16, 256
+    python bench/load.py --write bench/RESULTS.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+
+HERE = Path(__file__).resolve().parent
+ANSWERS = HERE / "labelled" / "answers"
+SECTION = "## HTTP service throughput (issue 3)"
+TARGET_WORDS = 400
+
+
+def build_answer(words: int = TARGET_WORDS) -> str:
+    """About ``words`` words of realistic markdown: labelled answers, cut at a paragraph
+    boundary outside code fences once ``words`` is reached."""
+    parts: list[str] = []
+    for path in sorted(ANSWERS.glob("*.md")):
+        for paragraph in path.read_text().strip().split("\n\n"):
+            parts.append(paragraph)
+            text = "\n\n".join(parts)
+            if len(text.split()) >= words and text.count("```") % 2 == 0:
+                return text + "\n"
+    return "\n\n".join(parts) + "\n"
+
+
+@dataclass
+class Result:
+    workload: str
+    concurrency: int
+    seconds: float
+    latencies: list[float] = field(default_factory=list)
+    engine_ms: list[float] = field(default_factory=list)  # from Server-Timing, misses only
+    busy: int = 0  # 503
+    errors: int = 0
+    error_kinds: dict[str, int] = field(default_factory=dict)
+
+    def error(self, kind: str) -> None:
+        self.errors += 1
+        self.error_kinds[kind] = self.error_kinds.get(kind, 0) + 1
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds
+
+    def percentile_ms(self, q: float) -> float:
+        lat = sorted(self.latencies)
+        return lat[min(len(lat) - 1, int(len(lat) * q))] * 1000 if lat else float("nan")
+
+    def row(self) -> str:
+        engine = f"{statistics.median(self.engine_ms):.1f}" if self.engine_ms else "–"
+        return (f"| {self.workload} | {self.concurrency} | {self.rate:,.1f} | "
+                f"{self.percentile_ms(0.5):.1f} | {self.percentile_ms(0.99):.1f} | {engine} | "
+                f"{len(self.latencies):,} | {self.busy:,} | {self.errors:,} |")
+
+
+HEADER = ("| workload | concurrency | answers/s | p50 ms | p99 ms | engine p50 ms | 200s | 503s "
+          "| errors |\n|---|---|---|---|---|---|---|---|---|")
+ENGINE_RE = re.compile(r"engine;dur=([0-9.]+)")
+
+
+async def run_level(url: str, answer: str, workload: str, concurrency: int, seconds: float,
+                    warmup_s: float) -> Result:
+    """Closed-loop clients for ``seconds`` after ``warmup_s``; only the measured window counts."""
+    result = Result(workload, concurrency, seconds)
+    connector = aiohttp.TCPConnector(limit=0, force_close=False)
+    timeout = aiohttp.ClientTimeout(total=30)
+    counter = 0
+    start = time.perf_counter() + warmup_s
+    end = start + seconds
+
+    def next_text() -> str:
+        nonlocal counter
+        counter += 1
+        # A unique first line makes a distinct answer (one more claim, same work otherwise).
+        return answer if workload == "cached" else f"Variant {counter}.\n\n{answer}"
+
+    async def client(session: aiohttp.ClientSession) -> None:
+        while (sent := time.perf_counter()) < end:
+            body = {"text": next_text(), "source": {"site": "bench"}}
+            try:
+                async with session.post(url + "/v1/verify", json=body) as response:
+                    await response.read()
+                    status = response.status
+                    retry_after = response.headers.get("Retry-After")
+                    timing = response.headers.get("Server-Timing", "")
+                    cache = response.headers.get("X-DocVouch-Cache")
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                if start <= time.perf_counter() <= end:
+                    result.error(type(exc).__name__)
+                continue
+            done = time.perf_counter()
+            # Throughput counts what completes inside the window, whenever it was sent.
+            if not start <= done <= end:
+                pass
+            elif status == 200:
+                result.latencies.append(done - sent)
+                engine = ENGINE_RE.search(timing)
+                if engine and cache == "miss":
+                    result.engine_ms.append(float(engine.group(1)))
+            elif status == 503:
+                result.busy += 1
+            else:
+                result.error(f"HTTP {status}")
+            if status == 503:
+                await asyncio.sleep(min(float(retry_after or 1), max(0.0, end - done)))
+
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        await asyncio.gather(*(client(session) for _ in range(concurrency)))
+    return result
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(workers: int, home: str | None) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {**os.environ, "DOCVOUCH_LOG_LEVEL": "warning"}
+    if home:
+        env["DOCVOUCH_HOME"] = home
+    process = subprocess.Popen(
+        [sys.executable, "-m", "docvouch", "serve", "--port", str(port),
+         "--workers", str(workers)], env=env, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    return process, f"http://127.0.0.1:{port}"
+
+
+async def wait_ready(url: str, deadline_s: float = 300) -> None:
+    end = time.monotonic() + deadline_s
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < end:
+            try:
+                async with session.get(url + "/readyz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+    raise SystemExit(f"{url} not ready within {deadline_s} s")
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        found = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
+        cpu = found.group(1).strip() if found else cpu
+    except OSError:
+        pass
+    return (f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.machine()}, "
+            f"Python {platform.python_version()}")
+
+
+def write_section(path: Path, text: str) -> None:
+    """Replace (or append) this benchmark's section, keeping every other section."""
+    old = path.read_text() if path.exists() else "# Benchmark results\n"
+    start = old.find(SECTION)
+    if start == -1:
+        new = old.rstrip("\n") + "\n\n" + text
+    else:
+        following = old.find("\n## ", start + len(SECTION))
+        new = old[:start] + text + (old[following + 1:] if following != -1 else "")
+    path.write_text(new.rstrip("\n") + "\n")
+
+
+async def main_async(args: argparse.Namespace) -> str:
+    answer = build_answer()
+    process = None
+    url = args.url
+    if url is None:
+        process, url = start_server(args.workers, args.home)
+    try:
+        await wait_ready(url)
+        results = []
+        for workload in args.workloads:
+            for concurrency in args.concurrency:
+                result = await run_level(url, answer, workload, concurrency, args.seconds,
+                                         args.warmup)
+                print(result.row(), result.error_kinds or "", file=sys.stderr, flush=True)
+                results.append(result)
+    finally:
+        if process is not None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+    words = len(answer.split())
+    verdicts = targets(results)
+    command = "python bench/load.py " + " ".join(sys.argv[1:])
+    lines = [
+        SECTION, "",
+        f"Command: `{command.strip()}` on {datetime.now(UTC):%Y-%m-%d} "
+        f"({machine()}); the load generator runs on the same 2 cores as the service.",
+        f"Server: `python -m docvouch serve --workers {args.workers}` on loopback, default "
+        f"settings (queue_max 64, deadline 10 s). Answer: {words} words of markdown "
+        f"({len(answer):,} characters) made of whole labelled answers; closed-loop clients, "
+        f"{args.warmup:g} s warm-up then {args.seconds:g} s measured per row.",
+        "", HEADER, *(r.row() for r in results), "",
+        "`distinct`: a different answer every request (always computed by a worker). "
+        "`cached`: the same answer repeated (served by the result cache). "
+        "503s (queue full, the client waits Retry-After) are not errors; errors are any "
+        "other non-200 status or transport failure. `engine p50 ms`: the worker's own time "
+        "per answer (Server-Timing), so latency minus it is queueing plus the service's "
+        "overhead.", "", *verdicts, "",
+    ]
+    return "\n".join(lines)
+
+
+def targets(results: list[Result]) -> list[str]:
+    """Issue 3's targets, checked against this run's rows."""
+    out = ["Targets (issue 3), checked by the script:", ""]
+    for r in results:
+        if r.concurrency == 16:
+            met = r.rate >= 100 and r.percentile_ms(0.99) <= 100
+            out.append(f"- ≥ 100 answers/s with p99 ≤ 100 ms at concurrency 16, {r.workload}: "
+                       f"{'met' if met else 'NOT met'} ({r.rate:,.1f}/s, p99 "
+                       f"{r.percentile_ms(0.99):.1f} ms)")
+        if r.concurrency == 256:
+            out.append(f"- zero errors at concurrency 256, {r.workload}: "
+                       f"{'met' if r.errors == 0 else 'NOT met'} ({r.errors} errors, "
+                       f"{r.busy} × 503 counted apart)")
+    single = [r for r in results if r.workload == "distinct" and r.concurrency == 1]
+    if single and single[0].engine_ms:
+        engine = statistics.median(single[0].engine_ms)
+        overhead = single[0].percentile_ms(0.5) - engine
+        out += ["", f"At concurrency 1 the engine takes {engine:.1f} ms per distinct answer "
+                f"and the service adds about {overhead:.1f} ms (HTTP, validation, cache "
+                f"look-up, the worker round trip); with 2 workers on 2 cores, distinct "
+                f"answers cannot exceed about {2000 / engine:.0f}/s on this machine."]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", help="benchmark a running service instead of starting one")
+    parser.add_argument("--home", help="DOCVOUCH_HOME for the started service")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 256])
+    parser.add_argument("--workloads", nargs="+", choices=("distinct", "cached"),
+                        default=["distinct", "cached"])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--write", type=Path, help="update this RESULTS.md section")
+    args = parser.parse_args()
+    section = asyncio.run(main_async(args))
+    print(section)
+    if args.write:
+        write_section(args.write, section)
+
+
+if __name__ == "__main__":
+    main()

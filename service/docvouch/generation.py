@@ -1,0 +1,225 @@
+"""A generation: worker processes that all mapped the same index builds, and their queue.
+
+::
+
+    WorkerPool.submit() ─▶ Generation.queue (bounded by the pool: queue_max, deadlines)
+                             │  one slot task per worker process takes the next job
+                             ▼
+                           worker process (the engine, mapped once)
+
+* A reload starts a new generation beside the old one, switches new requests to it once
+  every worker is ready, and retires the old one after its queued jobs finish.
+* A worker that **dies** fails only its own job (WorkerLostError, 503) and is replaced; one
+  still busy ``HANG_GRACE_S`` past its job's deadline is killed and replaced.
+* A job whose caller has gone (disconnect, deadline) is skipped if it has not started, and
+  its result discarded if it has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from docvouch.errors import (
+    DeadlineExceededError,
+    DocVouchError,
+    IndexMissingError,
+    NotReadyError,
+    WorkerLostError,
+)
+from docvouch.logs import get_logger
+from docvouch.settings import Settings
+from docvouch.workers import RemoteError, Worker, spawn_worker
+
+HANG_GRACE_S = 2.0  # past its deadline by this much, a job counts as hung: kill the worker
+RESPAWN_BACKOFF_S = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+log = get_logger("docvouch.workers")
+
+
+@dataclass(slots=True, eq=False)
+class Job:
+    """One verify or search call, waiting for a worker or running on one."""
+
+    op: str
+    corpus: str
+    args: dict[str, Any]
+    deadline: float  # loop.time()
+    future: asyncio.Future[Any]
+    started: bool = False
+
+
+class Generation:
+    """Workers that all mapped the same builds, with the queue that feeds them."""
+
+    def __init__(self, builds: dict[str, Path], settings: Settings,
+                 on_restart: Callable[[str], None]) -> None:
+        self.builds = builds
+        self.settings = settings
+        self.queue: asyncio.Queue[Job] = asyncio.Queue()
+        self.waiting = 0
+        self.busy = 0
+        self.alive = 0
+        self.corpora: dict[str, dict[str, Any]] = {}
+        self.errors: dict[str, str] = {}
+        self.service_s = 0.05  # moving average of job time, for Retry-After
+        self._on_restart = on_restart
+        self._slots: list[asyncio.Task[None]] = []
+        self._workers: list[Worker | None] = []
+        self._stopping: set[asyncio.Task[None]] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def start(self) -> None:
+        """Spawn every worker; raise (leaving nothing running) unless all come up."""
+        spawns = [asyncio.ensure_future(spawn_worker(self.builds, self.settings))
+                  for _ in range(self.settings.workers)]
+        try:
+            started = await asyncio.shield(asyncio.gather(*spawns, return_exceptions=True))
+        except asyncio.CancelledError:
+            # Shutting down mid-start: stop the workers that made it, then give up.
+            for spawn in spawns:
+                spawn.cancel()
+            done = await asyncio.gather(*spawns, return_exceptions=True)
+            await asyncio.gather(*(w.stop(kill=True) for w in done if isinstance(w, Worker)))
+            raise
+        workers = [w for w in started if isinstance(w, Worker)]
+        failure = next((e for e in started if isinstance(e, BaseException)), None)
+        if failure is None and workers and not workers[0].ready.get("ready"):
+            failure = IndexMissingError("no corpus could be opened: " + "; ".join(
+                f"{k}: {v}" for k, v in workers[0].ready.get("errors", {}).items()))
+        if failure is not None:
+            await asyncio.gather(*(w.stop(kill=True) for w in workers))
+            raise failure
+        self.corpora = workers[0].ready["ready"]
+        self.errors = workers[0].ready.get("errors", {})
+        self._workers = list(workers)
+        self.alive = len(workers)
+        self._slots = [asyncio.create_task(self._run_slot(i), name=f"docvouch-slot-{i}")
+                       for i in range(len(workers))]
+
+    def pids(self) -> list[int]:
+        return [w.pid for w in self._workers if w is not None]
+
+    def submit(self, job: Job) -> None:
+        self.waiting += 1
+        self._idle.clear()
+        job.future.add_done_callback(lambda _f: self._dropped(job))
+        self.queue.put_nowait(job)
+
+    def _dropped(self, job: Job) -> None:
+        if not job.started:  # finished before a worker took it: cancelled or expired
+            job.started = True
+            self.waiting -= 1
+            self._check_idle()
+
+    def _check_idle(self) -> None:
+        if self.waiting == 0 and self.busy == 0:
+            self._idle.set()
+
+    def expected_wait_s(self) -> float:
+        """How long a job queued now would likely wait, from the recent average job time."""
+        return (self.waiting + self.busy) * self.service_s / max(1, self.alive)
+
+    def retry_after_s(self) -> int:
+        """Seconds until the queue has likely drained, for the Retry-After header."""
+        return max(1, min(60, math.ceil(self.expected_wait_s())))
+
+    async def _run_slot(self, slot: int) -> None:
+        failures = 0
+        while True:
+            if self._workers[slot] is None:
+                self._workers[slot] = await self._respawn(failures)
+                failures = 0 if self._workers[slot] else failures + 1
+                if self._workers[slot] is None:
+                    continue
+            job = await self.queue.get()
+            if job.future.done():
+                continue  # its caller is gone; _dropped() has done (or will do) the counting
+            job.started = True
+            self.waiting -= 1
+            self.busy += 1
+            try:
+                await self._run_job(slot, job)
+            finally:
+                self.busy -= 1
+                self._check_idle()
+
+    async def _run_job(self, slot: int, job: Job) -> None:
+        worker = self._workers[slot]
+        assert worker is not None
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        budget = max(0.0, job.deadline - loop.time()) + HANG_GRACE_S
+        try:
+            reply = await asyncio.wait_for(
+                worker.call({"op": job.op, "corpus": job.corpus, "args": job.args}), budget)
+        except asyncio.CancelledError:
+            _fail(job, NotReadyError("the service is shutting down", retry_after_s=1))
+            raise
+        except TimeoutError:
+            self._lost(slot, "hung")
+            _fail(job, DeadlineExceededError("the worker did not finish in time; it was "
+                                             "restarted"))
+            return
+        except (asyncio.IncompleteReadError, ConnectionError, OSError):
+            self._lost(slot, "died")
+            _fail(job, WorkerLostError("the worker process died while handling this request; "
+                                       "it is being replaced", retry_after_s=1))
+            return
+        self.service_s = 0.8 * self.service_s + 0.2 * (time.perf_counter() - started)
+        if job.future.done():
+            return  # the caller left; the result is discarded
+        if "ok" in reply:
+            job.future.set_result(reply["ok"])
+        else:
+            _fail(job, RemoteError(reply.get("error", {})))
+
+    def _lost(self, slot: int, cause: str) -> None:
+        worker = self._workers[slot]
+        self._workers[slot] = None
+        self.alive -= 1
+        self._on_restart(cause)
+        if worker is not None:
+            log.warning("worker_lost", pid=worker.pid, cause=cause)
+            task = asyncio.create_task(worker.stop(kill=True))
+            self._stopping.add(task)  # reaped here, awaited by close()
+            task.add_done_callback(self._stopping.discard)
+
+    async def _respawn(self, failures: int) -> Worker | None:
+        if failures:
+            await asyncio.sleep(RESPAWN_BACKOFF_S[min(failures, len(RESPAWN_BACKOFF_S)) - 1])
+        try:
+            worker = await spawn_worker(self.builds, self.settings)
+        except DocVouchError as exc:
+            log.error("worker_respawn_failed", detail=exc.detail, attempt=failures + 1)
+            return None
+        self.alive += 1
+        log.info("worker_replaced", pid=worker.pid)
+        return worker
+
+    async def close(self, *, drain_s: float) -> None:
+        """Let queued jobs finish for up to ``drain_s``, then stop every worker."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), drain_s)
+        for task in self._slots:
+            task.cancel()
+        await asyncio.gather(*self._slots, return_exceptions=True)
+        while not self.queue.empty():
+            _fail(self.queue.get_nowait(), NotReadyError("the service is shutting down",
+                                                         retry_after_s=1))
+        workers = [w for w in self._workers if w is not None]
+        self._workers = [None] * len(self._workers)
+        self.alive = 0
+        await asyncio.gather(*(w.stop() for w in workers), *self._stopping)
+
+
+def _fail(job: Job, exc: DocVouchError) -> None:
+    if not job.future.done():
+        job.future.set_exception(exc)
+        job.future.exception()  # mark retrieved: the caller may have gone already

@@ -1,0 +1,144 @@
+"""``docvouch serve``: run the HTTP service until SIGTERM/SIGINT; SIGHUP reloads indexes.
+
+``register(subparsers)`` adds the subcommand to the main CLI. Signals:
+
+* SIGTERM / SIGINT: stop listening, let in-flight requests finish (``shutdown_timeout_s``),
+  stop the workers, exit 0. A second signal stops at once.
+* SIGHUP: swap in newly published index builds without failing a request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+import textwrap
+from typing import Any
+
+from docvouch.settings import CONFIG_ENV, SettingsError, describe, load_settings
+
+EXIT_OK, EXIT_START_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def settings_help() -> str:
+    """Every setting with its environment variable and default, for ``--help``."""
+    lines = ["settings (precedence: flag > DOCVOUCH_* variable > --config TOML > default):", ""]
+    for name, env, default, text in describe():
+        lines.append(f"  {name:<24} {env:<32} default: {default}")
+        lines.extend(textwrap.wrap(text, width=88, initial_indent=" " * 6,
+                                   subsequent_indent=" " * 6))
+    lines += ["", f"The TOML file (--config or {CONFIG_ENV}) takes the same names, at top level",
+              "or under [serve]; list settings take arrays there and comma-separated text in",
+              "the environment."]
+    return "\n".join(lines)
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``serve`` subcommand to the ``docvouch`` argument parser."""
+    parser = subparsers.add_parser(
+        "serve", help="run the HTTP service (API, metrics and the paste-an-answer page)",
+        description="Serve the DocVouch HTTP API on 127.0.0.1:8765 by default; the default "
+                    "corpus is built on first run.",
+        epilog=settings_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", help="address to bind (setting: host)")
+    parser.add_argument("--port", type=int, help="TCP port (setting: port)")
+    parser.add_argument("--workers", type=int, help="worker processes (setting: workers)")
+    # dest differs from the top-level --home so argparse cannot overwrite one with the other.
+    parser.add_argument("--home", dest="serve_home", metavar="DIR",
+                        help="corpora directory (setting: home)")
+    parser.add_argument("--config", metavar="FILE", help=f"TOML settings file (env {CONFIG_ENV})")
+    parser.add_argument("--generate-key", action="store_true",
+                        help="print a new random API key and the digest to configure, then exit")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``docvouch serve``; returns the exit code."""
+    if args.generate_key:
+        from docvouch.auth import hash_key, new_key
+
+        key = new_key()
+        print(f"key:     {key}\n"
+              f"sha256:  {hash_key(key)}\n\n"
+              "Give the key to the client (it is shown only now); put the sha256 line in "
+              "api_keys or admin_keys.")
+        return EXIT_OK
+    try:
+        settings = load_settings(config=args.config, overrides={
+            "host": args.host, "port": args.port, "workers": args.workers,
+            "home": args.serve_home or getattr(args, "home", None)})
+    except SettingsError as exc:
+        print(f"docvouch serve: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    from docvouch import logs
+
+    logs.configure(settings)
+    try:
+        asyncio.run(serve(settings))
+    except OSError as exc:  # the port is taken, or the address is not ours
+        logs.get_logger("docvouch.serve").error(
+            "start_failed", host=settings.host, port=settings.port, detail=str(exc))
+        return EXIT_START_FAILED
+    except asyncio.CancelledError:
+        return EXIT_START_FAILED  # second signal: stopped without draining
+    return EXIT_OK
+
+
+async def serve(settings: Any) -> None:
+    """Listen until a stop signal, then drain and stop (the whole service lifecycle)."""
+    from aiohttp import web
+
+    from docvouch.app import create_app
+    from docvouch.keys import POOL
+    from docvouch.logs import get_logger
+
+    log = get_logger("docvouch.serve")
+    app = create_app(settings)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None,
+                           handler_cancellation=True,
+                           shutdown_timeout=settings.shutdown_timeout_s)
+    await runner.setup()
+    loop = asyncio.get_running_loop()
+    main_task = asyncio.current_task()
+    stop = asyncio.Event()
+
+    def on_stop(signum: int) -> None:
+        if stop.is_set() and main_task is not None:
+            main_task.cancel()  # second signal: do not wait any longer
+        stop.set()
+        log.info("stop_requested", signal=signal.Signals(signum).name)
+
+    try:
+        site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
+        await site.start()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, on_stop, signum)
+        loop.add_signal_handler(signal.SIGHUP, app[POOL].request_reload)
+        log.info("listening", urls=[_url(a) for a in runner.addresses],
+                 settings=settings.public())
+        await stop.wait()
+        log.info("draining", timeout_s=settings.shutdown_timeout_s)
+    finally:
+        for signum in (signal.SIGHUP,):
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(signum)
+        await runner.cleanup()
+
+
+def _url(address: Any) -> str:
+    host, port = address[0], address[1]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m docvouch.serve_cli``: the serve command on its own."""
+    parser = argparse.ArgumentParser(prog="docvouch")
+    register(parser.add_subparsers(dest="command", required=True))
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""Code that runs inside the service's child processes, and the frame format they speak.
+
+Two kinds of child, both started by ``workers.py`` from a forkserver that has this module
+(and so numpy, scipy, bm25s and the engine) preloaded, so a new child costs a fork, not an
+interpreter start:
+
+* a worker (:func:`run_worker`) maps every corpus index once, says ``ready`` with the
+  corpora it opened, then answers ``verify``/``search`` jobs until its socket closes;
+* a builder (:func:`run_builder`) builds the default corpus on first run, streaming
+  progress lines, so that CPU-heavy build never runs on the server's event loop.
+
+Frames, both ways: a 4-byte big-endian length, then an orjson object.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import struct
+import traceback
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from docvouch.engine import Engine
+from docvouch.errors import DocVouchError
+
+HEADER = struct.Struct(">I")
+MAX_FRAME_BYTES = 256 * 1024 * 1024
+
+
+def problem_of(exc: BaseException) -> dict[str, Any]:
+    """An exception as plain data that the parent turns back into an HTTP problem."""
+    if isinstance(exc, DocVouchError):
+        safe = {k: v for k, v in exc.extra.items() if isinstance(v, str | int | float | bool)}
+        return {"code": exc.code, "status": exc.status, "detail": exc.detail, "extra": safe}
+    # The message may quote the answer; only the type and the frames travel (see logs.py).
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    return {"code": "internal", "status": 500, "detail": "verification failed",
+            "exc_type": type(exc).__name__, "frames": frames}
+
+
+def send(stream: BinaryIO, message: dict[str, Any]) -> None:
+    body = orjson.dumps(message)
+    stream.write(HEADER.pack(len(body)) + body)
+    stream.flush()
+
+
+def receive(stream: BinaryIO) -> dict[str, Any] | None:
+    """The next frame, or None when the parent closed the socket."""
+    head = stream.read(HEADER.size)
+    if len(head) < HEADER.size:
+        return None
+    (size,) = HEADER.unpack(head)
+    if size > MAX_FRAME_BYTES:
+        return None
+    body = stream.read(size)
+    return orjson.loads(body) if len(body) == size else None
+
+
+def _detach_from_signals() -> None:
+    # Ctrl-C and `systemctl stop` signal the whole process group; the parent decides when a
+    # worker stops (after draining), so the worker ignores both and exits on socket EOF.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def run_worker(sock: socket.socket, builds: dict[str, str], verify_checksums: bool) -> None:
+    """Worker process entry: open every corpus, report, then serve jobs until EOF."""
+    _detach_from_signals()
+    with sock, sock.makefile("rwb") as stream:
+        engines: dict[str, Engine] = {}
+        errors: dict[str, str] = {}
+        for name, directory in builds.items():
+            try:
+                engines[name] = Engine.open(Path(directory), verify_checksums=verify_checksums)
+            except DocVouchError as exc:
+                errors[name] = exc.detail
+        corpora = {name: {**engine.info(), "index_bytes": _tree_bytes(Path(builds[name]))}
+                   for name, engine in engines.items()}
+        send(stream, {"ready": corpora, "errors": errors, "pid": os.getpid()})
+        while (job := receive(stream)) is not None:
+            send(stream, _answer(engines, job))
+
+
+def _answer(engines: dict[str, Engine], job: dict[str, Any]) -> dict[str, Any]:
+    try:
+        engine = engines[job["corpus"]]
+        if job["op"] == "verify":
+            return {"ok": engine.verify(**job["args"])}
+        if job["op"] == "search":
+            return {"ok": engine.search(**job["args"])}
+        raise ValueError(f"unknown op {job['op']!r}")
+    except Exception as exc:  # one bad input must cost a 500, not the worker
+        return {"error": problem_of(exc)}
+
+
+def _tree_bytes(directory: Path) -> int:
+    return sum(p.stat().st_size for p in directory.rglob("*") if p.is_file())
+
+
+def run_builder(sock: socket.socket, home: str) -> None:
+    """Builder process entry: make sure the default corpus exists, streaming progress."""
+    _detach_from_signals()
+    from docvouch.store import ensure_default_index
+
+    with sock, sock.makefile("rwb") as stream:
+        try:
+            path = ensure_default_index(
+                Path(home), progress=lambda line: send(stream, {"progress": line}))
+        except Exception as exc:  # reported to the parent, which logs it and stays up
+            send(stream, {"error": problem_of(exc)})
+        else:
+            send(stream, {"done": str(path)})

@@ -1,0 +1,173 @@
+"""Work stays off the event loop: health under load, the queue bound, deadlines, dead workers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+
+import pytest
+from aiohttp.test_utils import TestClient
+from service_support import max_size_answer
+
+from docvouch import generation
+from docvouch.keys import POOL
+
+
+async def metric(client: TestClient, line_start: str) -> float:
+    async with client.get("/metrics") as response:
+        text = await response.text()
+    values = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+              if line.startswith(line_start)]
+    return sum(values)
+
+
+async def poll(predicate, *, deadline_s: float = 10.0, what: str = "condition") -> None:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if await predicate():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{what} not reached within {deadline_s} s")
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio(loop_scope="session")
+async def test_healthz_answers_under_50ms_while_workers_verify_max_size_answers(
+        shared: TestClient) -> None:
+    async def verify(seed: int) -> int:
+        async with shared.post("/v1/verify", json={"text": max_size_answer(seed)}) as response:
+            await response.read()
+            return response.status
+
+    load = [asyncio.create_task(verify(1000 + i)) for i in range(6)]
+    await poll(lambda: metric_positive(shared), what="workers busy")
+    latencies = []
+    while not all(task.done() for task in load):
+        started = time.perf_counter()
+        async with shared.get("/healthz") as response:
+            assert response.status == 200
+        latencies.append(time.perf_counter() - started)
+        await asyncio.sleep(0.01)
+    assert await asyncio.gather(*load) == [200] * 6
+    assert len(latencies) >= 10
+    assert max(latencies) < 0.050, sorted(latencies)[-5:]
+
+
+async def metric_positive(client: TestClient) -> bool:
+    return await metric(client, "docvouch_workers_busy") > 0
+
+
+async def test_past_the_queue_bound_requests_get_503_with_retry_after(make_client) -> None:
+    client = await make_client(workers=1, queue_max=1)
+    answers = [max_size_answer(2000 + i) for i in range(6)]
+
+    async def verify(text: str) -> tuple[int, float, str | None]:
+        started = time.perf_counter()
+        async with client.post("/v1/verify", json={"text": text}) as response:
+            await response.read()
+            return (response.status, time.perf_counter() - started,
+                    response.headers.get("Retry-After"))
+
+    results = await asyncio.gather(*(verify(text) for text in answers))
+    statuses = sorted(status for status, _t, _r in results)
+    # One running, one waiting; the other four are refused at once.
+    assert statuses == [200, 200, 503, 503, 503, 503], results
+    for status, took, retry_after in results:
+        if status == 503:
+            assert took < 0.1 + 0.1  # refused without waiting (plus loopback and parsing)
+            assert retry_after is not None and int(retry_after) >= 1
+    assert await metric(client, 'docvouch_rejected_total{reason="overloaded"}') == 4
+
+
+async def test_a_request_past_its_deadline_gets_504_and_the_service_recovers(
+        make_client) -> None:
+    client = await make_client(workers=1, request_deadline_s=0.15)
+    async with client.post("/v1/verify", json={"text": max_size_answer(3000)}) as response:
+        problem = await response.json()
+    assert response.status == 504 and problem["code"] == "deadline_exceeded"
+    async with client.post("/v1/verify", json={"text": "Use `os.getcwd()`."}) as response:
+        assert response.status in (200, 504)  # the worker may still be finishing the first
+    await poll(lambda: idle(client), what="worker idle again")
+    async with client.post("/v1/verify", json={"text": "Use `os.getcwd()` now."}) as response:
+        assert response.status == 200
+
+
+async def idle(client: TestClient) -> bool:
+    gen = client.app[POOL].generation
+    return gen is not None and gen.busy == 0 and gen.waiting == 0
+
+
+async def test_a_hung_worker_is_killed_and_replaced(make_client, monkeypatch) -> None:
+    monkeypatch.setattr(generation, "HANG_GRACE_S", 0.0)  # treat "past the deadline" as hung
+    client = await make_client(workers=1, request_deadline_s=0.15)
+    pool = client.app[POOL]
+    (first_pid,) = pool.generation.pids()
+    async with client.post("/v1/verify", json={"text": max_size_answer(4000)}) as response:
+        assert response.status == 504
+    await poll(lambda: replaced(client, first_pid), what="a new worker")
+    assert await metric(client, 'docvouch_worker_restarts_total{cause="hung"}') == 1
+    async with client.post("/v1/verify", json={"text": "Use `os.getcwd()` after."}) as response:
+        assert response.status == 200
+
+
+async def replaced(client: TestClient, old_pid: int) -> bool:
+    gen = client.app[POOL].generation
+    return gen.alive == 1 and gen.pids() not in ([], [old_pid])
+
+
+async def test_a_worker_killed_mid_request_fails_that_request_cleanly_and_is_replaced(
+        make_client) -> None:
+    client = await make_client(workers=1)
+    pool = client.app[POOL]
+    (pid,) = pool.generation.pids()
+
+    async def verify() -> tuple[int, dict]:
+        async with client.post("/v1/verify", json={"text": max_size_answer(5000)}) as response:
+            return response.status, await response.json()
+
+    request = asyncio.create_task(verify())
+    await poll(lambda: busy(client), what="the worker busy")
+    os.kill(pid, signal.SIGKILL)
+    status, problem = await request
+    assert status == 503
+    assert problem["code"] == "worker_lost"
+    await poll(lambda: replaced(client, pid), what="a replacement worker")
+    async with client.post("/v1/verify", json={"text": "Use `os.getcwd()` again."}) as response:
+        assert response.status == 200
+    assert await metric(client, 'docvouch_worker_restarts_total{cause="died"}') == 1
+
+
+async def busy(client: TestClient) -> bool:
+    return client.app[POOL].generation.busy > 0
+
+
+async def test_disconnected_clients_leave_nothing_behind(make_client) -> None:
+    client = await make_client(workers=1, queue_max=8)
+    for round_ in range(3):
+        tasks = [asyncio.create_task(client.post("/v1/verify", json={
+            "text": max_size_answer(6000 + 10 * round_ + i)})) for i in range(4)]
+        await poll(lambda: busy(client), what="work started")
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    await poll(lambda: idle(client), what="queue drained")
+    async with client.get("/metrics") as response:
+        text = await response.text()
+    assert "docvouch_http_requests_in_flight 1.0" in text  # only this /metrics request
+    async with client.post("/v1/verify", json={"text": "Still fine: `os.getcwd()`."}) as response:
+        assert response.status == 200
+
+
+async def test_identical_concurrent_answers_are_computed_once(make_client) -> None:
+    client = await make_client(workers=2)
+    text = max_size_answer(7000)
+
+    async def verify() -> str:
+        async with client.post("/v1/verify", json={"text": text}) as response:
+            assert response.status == 200
+            return response.headers["X-DocVouch-Cache"]
+
+    states = await asyncio.gather(*(verify() for _ in range(5)))
+    assert sorted(states) == ["joined", "joined", "joined", "joined", "miss"]
