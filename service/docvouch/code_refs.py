@@ -34,6 +34,7 @@ class RefContext:
     aliases: dict[str, str] = field(default_factory=dict)
     variables: dict[str, str] = field(default_factory=dict)
     classes: dict[str, str] = field(default_factory=dict)  # local class -> its (first) base
+    own_members: dict[str, set[str]] = field(default_factory=dict)  # names a local class defines
 
 
 # Variable names that, in answers, nearly always hold one builtin type.
@@ -62,7 +63,7 @@ RETURNS = {
     "subprocess.run": "subprocess.CompletedProcess", "subprocess.Popen": "subprocess.Popen",
     "open": "io.TextIOWrapper", "datetime.datetime.now": "datetime.datetime",
     "datetime.date.today": "datetime.date", "collections.Counter": "collections.Counter",
-    "os.scandir": "os.DirEntry", "argparse.ArgumentParser.parse_args": "argparse.Namespace",
+    "argparse.ArgumentParser.parse_args": "argparse.Namespace",
     "argparse.ArgumentParser.add_subparsers": "argparse._SubParsersAction",
     "threading.Thread": "threading.Thread", "socket.socket": "socket.socket",
     "urllib.parse.urlparse": "urllib.parse.ParseResult", "zipfile.ZipFile": "zipfile.ZipFile",
@@ -71,6 +72,18 @@ RETURNS = {
     "tempfile.NamedTemporaryFile": "tempfile._TemporaryFileWrapper",
     "concurrent.futures.ThreadPoolExecutor.submit": "concurrent.futures.Future",
     "concurrent.futures.ProcessPoolExecutor.submit": "concurrent.futures.Future",
+}
+# Methods that return an instance of their own class (classmethod constructors, copies).
+SAME_TYPE = frozenset({"home", "cwd", "now", "today", "utcnow", "resolve", "absolute",
+                       "expanduser", "with_suffix", "with_name", "with_stem", "joinpath",
+                       "relative_to", "copy", "replace", "astimezone", "upper", "lower",
+                       "strip", "lstrip", "rstrip", "title", "casefold"})
+# What iterating over a factory's result yields.
+ITERATES = {
+    "os.scandir": "os.DirEntry", "pathlib.Path.glob": "pathlib.Path",
+    "pathlib.Path.rglob": "pathlib.Path", "pathlib.Path.iterdir": "pathlib.Path",
+    "csv.DictReader": "dict", "str.split": "str", "str.splitlines": "str",
+    "dict.items": "tuple", "re.finditer": "re.Match", "re.Pattern.finditer": "re.Match",
 }
 _DOTTED_CALL_RE = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)\s*(\()?")
 _KWARG_RE = re.compile(r"[(,]\s*([A-Za-z_]\w*)\s*=(?!=)")
@@ -103,6 +116,8 @@ def learn_names(blocks: list[str], ctx: RefContext) -> None:
             for item in getattr(stmt, "items", ()):
                 if isinstance(item, ast.withitem) and item.optional_vars is not None:
                     collector.note_binding(item.optional_vars, item.context_expr)
+            if isinstance(stmt, (ast.For, ast.AsyncFor)):
+                collector.note_loop(stmt)
     ctx.variables.pop("self", None)
 
 
@@ -113,6 +128,9 @@ def _aliases_of(tree: ast.AST) -> dict[str, str]:
             for alias in node.names:
                 if alias.asname:
                     aliases[alias.asname] = alias.name
+                else:  # `import os.path` binds `os`: its attributes are worth checking
+                    head = alias.name.split(".", 1)[0]
+                    aliases.setdefault(head, head)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             for alias in node.names:
                 if alias.name != "*":
@@ -147,11 +165,26 @@ class _RefCollector:
         self.classes = ctx.classes
 
     def note_class(self, node: ast.ClassDef) -> None:
+        members = self.ctx.own_members.setdefault(node.name, set())
+        for stmt in node.body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                members.add(stmt.name)
+            elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                members.update(t.id for t in targets if isinstance(t, ast.Name))
         for base in node.bases:
             written = dotted_name(base)
             if written:
                 self.classes[node.name] = self.resolve(written)[0]
                 return
+
+    def note_loop(self, stmt: ast.For | ast.AsyncFor) -> None:
+        if isinstance(stmt.target, ast.Name):
+            element = self.element_type(stmt.iter)
+            if element:
+                self.variables[stmt.target.id] = element
+            else:
+                self.variables.pop(stmt.target.id, None)
 
     def note_binding(self, target: ast.AST, value: ast.AST | None) -> None:
         """``with X() as name`` / ``name = X()``: remember what ``name`` holds."""
@@ -167,9 +200,14 @@ class _RefCollector:
         if head in self.aliases:
             return (self.aliases[head] + ("." + rest if rest else "")), False
         if rest and head in self.classes:  # a class the answer defines: look in its base
+            if rest.split(".", 1)[0] in self.ctx.own_members.get(head, ()):
+                return written, False  # the answer's own member: nothing to check
             return f"{self.classes[head]}.{rest}", True
         if rest and head in self.variables:
-            return f"{self.variables[head]}.{rest}", True
+            held = self.variables[head]
+            if held in self.classes:  # an instance of a class the answer defines
+                return self.resolve(f"{held}.{rest}")
+            return f"{held}.{rest}", True
         if rest and head in _NAME_TYPES and head not in self.aliases:
             return f"{_NAME_TYPES[head]}.{rest}", True
         return written, False
@@ -193,22 +231,45 @@ class _RefCollector:
             else:
                 callee_resolved = self.resolve(callee)[0] if callee else None
             if callee_resolved:
+                # A constructor gives an instance of itself (deque(), Path()); for a plain
+                # function the "type" is the function, whose members are never documented,
+                # so the symbol table answers "unverified" rather than guessing.
                 if callee_resolved in RETURNS:
                     return RETURNS[callee_resolved]
-                short = callee_resolved.rsplit(".", 1)[-1]
-                if short[:1].isupper() or callee_resolved in ("str", "list", "dict", "set",
-                                                              "tuple"):
-                    return callee_resolved  # a constructor: the value is an instance of it
+                owner, _, method = callee_resolved.rpartition(".")
+                if owner and (method in SAME_TYPE or method.startswith("from")) and (
+                        owner.rsplit(".", 1)[-1][:1].isupper() or owner in _NAME_TYPES.values()):
+                    return owner  # Path.home(), datetime.now(), p.with_suffix(): same class
+                return callee_resolved
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            left = self.type_of(node.left)  # base / "notes.txt" is still a Path
+            if left and left.endswith("Path"):
+                return left
+        return None
+
+    def element_type(self, iterable: ast.AST) -> str | None:
+        """What ``for x in iterable`` binds x to, for the iterables we know."""
+        if isinstance(iterable, ast.Call):
+            callee = dotted_name(iterable.func)
+            if callee is None and isinstance(iterable.func, ast.Attribute):
+                receiver = self.type_of(iterable.func.value)
+                callee_resolved = f"{receiver}.{iterable.func.attr}" if receiver else None
+            else:
+                callee_resolved = self.resolve(callee)[0] if callee else None
+            return ITERATES.get(callee_resolved or "")
+        if isinstance(iterable, ast.Name) and iterable.id in self.variables:
+            return ITERATES.get(self.variables[iterable.id])
         return None
 
     def refs_of(self, node: ast.AST) -> list[SymbolRef]:
         refs: list[SymbolRef] = []
+        inner = _inner_attribute_ids(node)
         for sub in ast.walk(node):
             if isinstance(sub, ast.Call):
                 ref = self._call_ref(sub)
                 if ref:
                     refs.append(ref)
-            elif isinstance(sub, ast.Attribute) and not _is_call_func(sub, node):
+            elif isinstance(sub, ast.Attribute) and id(sub) not in inner:
                 written = dotted_name(sub)
                 if written and self._worth_checking(written):
                     name, typed = self.resolve(written)
@@ -241,13 +302,18 @@ class _RefCollector:
         return head in self.aliases or head in self.variables or head in _NAME_TYPES
 
 
-def _is_call_func(attr: ast.Attribute, root: ast.AST) -> bool:
+def _inner_attribute_ids(root: ast.AST) -> set[int]:
+    """Attributes that are a call's callee or the inner part of a longer chain.
+
+    Those are reported through the call or the outer attribute, not on their own.
+    """
+    inner: set[int] = set()
     for sub in ast.walk(root):
-        if isinstance(sub, ast.Call) and sub.func is attr:
-            return True
-        if isinstance(sub, ast.Attribute) and sub.value is attr:
-            return True  # inner part of a longer chain: the outer node is the reference
-    return False
+        if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute):
+            inner.add(id(sub.func))
+        elif isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Attribute):
+            inner.add(id(sub.value))
+    return inner
 
 
 def _outermost_attributes(refs: list[SymbolRef]) -> list[SymbolRef]:
@@ -271,8 +337,8 @@ def code_lines(body: str, ctx: RefContext, *, python: bool
         collector.note_class(node)
     for stmt in _statements(tree):
         enclosing = [c for first, last, c in class_spans if first < stmt.lineno <= last]
-        owner = collector.classes.get(enclosing[-1].name) if enclosing else None
-        if owner:
+        owner = enclosing[-1].name if enclosing else None
+        if owner in collector.classes:  # self/cls: the local class, then its documented base
             collector.variables["self"] = owner
             collector.variables["cls"] = owner
         if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
@@ -285,6 +351,8 @@ def code_lines(body: str, ctx: RefContext, *, python: bool
             for item in getattr(stmt, "items", ()):
                 if isinstance(item, ast.withitem) and item.optional_vars is not None:
                     collector.note_binding(item.optional_vars, item.context_expr)
+            if isinstance(stmt, (ast.For, ast.AsyncFor)):
+                collector.note_loop(stmt)
         if not refs:
             continue
         first = stmt.lineno - 1

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import time
 import unicodedata
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from docvouch.claims import Claim, extract_claims
 from docvouch.errors import InputTooLargeError
 from docvouch.index import Index
-from docvouch.matching import Candidate, answer_score, judge
+from docvouch.matching import Candidate, ClaimTerms, answer_score, judge
 from docvouch.symbols import SymbolCheck, SymbolTable
 from docvouch.tokenizer import content_terms, tokenize
 
@@ -32,9 +33,23 @@ def normalise_text(text: str) -> str:
 class Engine:
     """A loaded corpus that verifies answers and searches passages."""
 
-    def __init__(self, index: Index) -> None:
+    def __init__(self, index: Index, *, passage_cache: int = 8192) -> None:
         self.index = index
         self.symbols = SymbolTable(index.symbols)
+        # Popular sections recur across answers: keep their decoded records and term sets.
+        self._passage = lru_cache(maxsize=passage_cache)(index.passage)
+        self._terms = lru_cache(maxsize=passage_cache * 4)(index.passage_term_ids)
+
+    def claim_terms(self, text: str) -> ClaimTerms:
+        """A claim's content terms, their ids in this index and their IDF weights."""
+        ids: dict[str, int | None] = {}
+        weights: dict[str, float] = {}
+        for term in content_terms(text):
+            term_id = self.index.term_id(term)
+            ids[term] = term_id
+            unseen = term_id is None
+            weights[term] = self.index.max_idf if unseen else float(self.index.idf[term_id])
+        return ClaimTerms(ids, weights)
 
     @classmethod
     def open(cls, directory: Path, *, verify_checksums: bool = True) -> Engine:
@@ -82,7 +97,7 @@ class Engine:
         candidates = self._retrieve(claims, checks, top_k=top_k)
         results = []
         for claim, claim_checks, cands in zip(claims, checks, candidates, strict=True):
-            judgement = judge(claim, claim_checks, cands)
+            judgement = judge(claim, self.claim_terms(claim.plain), claim_checks, cands)
             results.append(_claim_json(claim, claim_checks, judgement))
         summary = {"claims": len(results), **dict.fromkeys(VERDICTS, 0)}
         for result in results:
@@ -104,7 +119,6 @@ class Engine:
         queries = [tokenize(_query_text(claim)) for claim in claims]
         ranked = self.index.search_terms(queries, k=top_k)
         out: list[list[Candidate]] = []
-        cache: dict[int, Any] = {}
         for hits, claim_checks in zip(ranked, checks, strict=True):
             wanted = [(h.passage, h.bm25) for h in hits]
             seen = {p for p, _ in wanted}
@@ -113,14 +127,8 @@ class Engine:
                 if symbol is not None and symbol.passage not in seen:
                     wanted.append((symbol.passage, 0.0))
                     seen.add(symbol.passage)
-            cands = []
-            for index, score in wanted:
-                if index not in cache:  # a passage retrieved for several claims is read once
-                    passage = self.index.passage(index)
-                    terms = frozenset(content_terms(f"{passage.title}\n{passage.text}"))
-                    cache[index] = (passage, terms)
-                passage, terms = cache[index]
-                cands.append(Candidate(index, passage, score, terms))
+            cands = [Candidate(index, score, self._terms(index), self._passage)
+                     for index, score in wanted]
             out.append(cands)
         return out
 

@@ -35,11 +35,12 @@ from docvouch.errors import IndexCorruptError, IndexMissingError
 from docvouch.passages import Passage, Symbol
 from docvouch.tokenizer import TOKEN_RE, TOKENIZER_VERSION, expand_token, tokenize
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 BM25_METHOD = "lucene"
 BM25_K1 = 1.2
 BM25_B = 0.75
-CHECKSUMMED = ("passages.bin", "passages.idx.npy", "symbols.json", "bm25/data.csc.index.npy",
+CHECKSUMMED = ("passages.bin", "passages.idx.npy", "symbols.json", "doc_terms.ids.npy",
+               "doc_terms.indptr.npy", "bm25/data.csc.index.npy",
                "bm25/indices.csc.index.npy", "bm25/indptr.csc.index.npy",
                "bm25/vocab.index.json", "bm25/params.index.json")
 
@@ -144,6 +145,7 @@ def _write_bm25(directory: Path, vocab: dict[str, int], doc_lengths: np.ndarray,
     scores = (idf[term] * tf / (tf + norm)).astype(dtype)
     indptr = np.zeros(n_vocab + 1, dtype=np.int64)
     np.cumsum(np.bincount(term, minlength=n_vocab), out=indptr[1:])
+    _write_doc_terms(directory.parent, term, doc, n_docs)
     np.save(directory / "data.csc.index.npy", scores)
     np.save(directory / "indices.csc.index.npy", doc.astype(np.int32))
     np.save(directory / "indptr.csc.index.npy", indptr)
@@ -152,6 +154,15 @@ def _write_bm25(directory: Path, vocab: dict[str, int], doc_lengths: np.ndarray,
               "idf_method": BM25_METHOD, "dtype": dtype, "int_dtype": "int32",
               "num_docs": n_docs, "version": bm25s.__version__, "backend": "numpy"}
     (directory / "params.index.json").write_bytes(orjson.dumps(params, option=orjson.OPT_INDENT_2))
+
+
+def _write_doc_terms(directory: Path, term: np.ndarray, doc: np.ndarray, n_docs: int) -> None:
+    """Each passage's distinct term ids (doc-major), so coverage never re-tokenises text."""
+    order = np.argsort(doc, kind="stable")  # keys were term-major; stable keeps ids sorted
+    indptr = np.zeros(n_docs + 1, dtype=np.int64)
+    np.cumsum(np.bincount(doc, minlength=n_docs), out=indptr[1:])
+    np.save(directory / "doc_terms.ids.npy", term[order].astype(np.int32))
+    np.save(directory / "doc_terms.indptr.npy", indptr)
 
 
 def _write_passages(directory: Path, passages: Iterable[Passage]) -> None:
@@ -192,13 +203,17 @@ class Index:
             self._verify_checksums()
         try:
             self._model = bm25s.BM25.load(str(directory / "bm25"), mmap=True, show_progress=False)
-            self._offsets = np.load(directory / "passages.idx.npy", mmap_mode="r")
+            # a plain ndarray view: indexing a np.memmap costs ~20 µs, an ndarray ~0.1 µs
+            self._offsets = np.load(directory / "passages.idx.npy", mmap_mode="r").view(np.ndarray)
             # The mapping outlives the descriptor: nothing stays open but the pages.
             with (directory / "passages.bin").open("rb") as fh:
                 size = os.fstat(fh.fileno()).st_size
                 self._blob = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) \
                     if size else b""
             raw_symbols = orjson.loads((directory / "symbols.json").read_bytes())
+            self._doc_terms = np.load(directory / "doc_terms.ids.npy", mmap_mode="r")
+            self._doc_terms_ptr = np.load(directory / "doc_terms.indptr.npy",
+                                          mmap_mode="r").view(np.ndarray)
         except (OSError, ValueError, KeyError, orjson.JSONDecodeError) as exc:
             raise IndexCorruptError(f"index at {directory} cannot be read: {exc}") from exc
         self.size = int(self.manifest["counts"]["passages"])
@@ -214,6 +229,9 @@ class Index:
             (scores["data"], scores["indices"], scores["indptr"]),
             shape=(len(scores["indptr"]) - 1, scores["num_docs"]),
         )
+        df = np.diff(np.asarray(scores["indptr"]))
+        self.idf = np.log1p((self.size - df + 0.5) / (df + 0.5))
+        self.max_idf = float(np.log1p((self.size + 0.5) / 0.5))  # a term no passage holds
 
     def _verify_checksums(self) -> None:
         expected = self.manifest.get("checksums", {})
@@ -232,6 +250,14 @@ class Index:
         """Decode one passage (only the bytes of that record are touched)."""
         start, end = int(self._offsets[index]), int(self._offsets[index + 1])
         return Passage.from_dict(orjson.loads(self._blob[start:end]))
+
+    def passage_term_ids(self, index: int) -> frozenset[int]:
+        """The distinct term ids of one passage."""
+        start, end = self._doc_terms_ptr[index], self._doc_terms_ptr[index + 1]
+        return frozenset(self._doc_terms[start:end].tolist())
+
+    def term_id(self, term: str) -> int | None:
+        return self._vocab.get(term)
 
     def term_ids(self, terms: Iterable[str]) -> list[int]:
         vocab = self._vocab
