@@ -81,7 +81,9 @@ class SymbolTable:
             if parent:
                 self.children[parent].append(short)
             self.by_short[short].append(name)
-        self._all_names = list(self.by_name)
+        self._families: dict[str, list[str]] = defaultdict(list)
+        for name in self.by_name:
+            self._families[name.split(".", 1)[0]].append(name)
 
     def __len__(self) -> int:
         return len(self.by_name)
@@ -157,7 +159,10 @@ class SymbolTable:
                                   score_cutoff=NAMESPACE_CUTOFF)
         if best is not None:
             return f"{parent}.{best[0]}"
-        best = process.extractOne(f"{parent}.{member}", self._all_names, scorer=fuzz.ratio,
+        # Across the table, but within the same top-level package: a misspelt submodule
+        # (os.pathx.join) is caught, and 40k names are not scanned for every miss.
+        family = self._families.get(parent.split(".", 1)[0], ())
+        best = process.extractOne(f"{parent}.{member}", family, scorer=fuzz.ratio,
                                   processor=utils.default_process, score_cutoff=GLOBAL_CUTOFF)
         return best[0] if best is not None else None
 

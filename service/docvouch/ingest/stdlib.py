@@ -180,9 +180,9 @@ def write_records(out: ApiCollection, path: Path) -> None:
     """One JSON object per line: {"passage": ...} or {"symbol": ...}, then {"skipped": ...}."""
     with path.open("wb") as fh:
         for passage in out.passages:
-            fh.write(orjson.dumps({"passage": passage.to_dict()}) + b"\n")
+            fh.write(orjson.dumps({"passage": passage}) + b"\n")
         for symbol in out.symbols:
-            fh.write(orjson.dumps({"symbol": symbol.to_dict()}) + b"\n")
+            fh.write(orjson.dumps({"symbol": symbol}) + b"\n")
         for module, reason in out.skipped:
             fh.write(orjson.dumps({"skipped": {"module": module, "reason": reason}}) + b"\n")
 
