@@ -97,3 +97,22 @@ def test_batched_search_equals_one_query_at_a_time(built, queries) -> None:
     batched = index.search_terms(queries, k=10)
     single = [index.search_terms([q], k=10)[0] for q in queries]
     assert batched == single
+
+
+def test_parallel_build_scores_equal_the_sequential_build(sample, queries, tmp_path,
+                                                          monkeypatch) -> None:
+    from docvouch import index as index_module
+
+    sequential = tmp_path / "sequential"
+    build_index(sequential, sample, [], corpus={"name": "s"}, dtype="float64")
+    monkeypatch.setattr(index_module, "PARALLEL_MIN_PASSAGES", 100)
+    parallel = tmp_path / "parallel"
+    build_index(parallel, sample, [], corpus={"name": "s"}, dtype="float64")
+    a, b = Index(sequential), Index(parallel)
+    for terms in queries:
+        np.testing.assert_allclose(a.scores_for(terms), b.scores_for(terms), rtol=1e-12)
+    names_a = {v: k for k, v in a._vocab.items()}
+    names_b = {v: k for k, v in b._vocab.items()}
+    for i in range(0, len(sample), 97):  # each passage holds the same terms in both builds
+        assert {names_a[t] for t in a.passage_term_ids(i)} == \
+            {names_b[t] for t in b.passage_term_ids(i)}
