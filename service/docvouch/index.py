@@ -256,7 +256,8 @@ class Index:
                 self._blob = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) \
                     if size else b""
             raw_symbols = orjson.loads((directory / "symbols.json").read_bytes())
-            self._doc_terms = np.load(directory / "doc_terms.ids.npy", mmap_mode="r")
+            self._doc_terms = np.load(directory / "doc_terms.ids.npy",
+                                      mmap_mode="r").view(np.ndarray)
             self._doc_terms_ptr = np.load(directory / "doc_terms.indptr.npy",
                                           mmap_mode="r").view(np.ndarray)
         except (OSError, ValueError, KeyError, orjson.JSONDecodeError) as exc:
@@ -296,10 +297,9 @@ class Index:
         start, end = int(self._offsets[index]), int(self._offsets[index + 1])
         return Passage.from_dict(orjson.loads(self._blob[start:end]))
 
-    def passage_term_ids(self, index: int) -> frozenset[int]:
-        """The distinct term ids of one passage."""
-        start, end = self._doc_terms_ptr[index], self._doc_terms_ptr[index + 1]
-        return frozenset(self._doc_terms[start:end].tolist())
+    def passage_term_ids(self, index: int) -> np.ndarray:
+        """The distinct term ids of one passage, ascending (a view into the mapped file)."""
+        return self._doc_terms[self._doc_terms_ptr[index]:self._doc_terms_ptr[index + 1]]
 
     def term_id(self, term: str) -> int | None:
         return self._vocab.get(term)

@@ -114,5 +114,5 @@ def test_parallel_build_scores_equal_the_sequential_build(sample, queries, tmp_p
     names_a = {v: k for k, v in a._vocab.items()}
     names_b = {v: k for k, v in b._vocab.items()}
     for i in range(0, len(sample), 97):  # each passage holds the same terms in both builds
-        assert {names_a[t] for t in a.passage_term_ids(i)} == \
-            {names_b[t] for t in b.passage_term_ids(i)}
+        assert {names_a[t] for t in a.passage_term_ids(i).tolist()} == \
+            {names_b[t] for t in b.passage_term_ids(i).tolist()}
