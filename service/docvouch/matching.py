@@ -29,6 +29,7 @@ MIN_TERMS = 3  # prose with fewer content terms than this cannot be judged by ov
 SNIPPET_CHARS = 240
 ALIGN_TOP = 3  # candidates per claim that get the rapidfuzz alignment
 ALIGN_WINDOW = 800  # characters of a long passage aligned against (the densest stretch)
+SIGNATURE_CANDIDATES = 5  # top BM25 passages whose signatures may state a default
 VERDICT_WEIGHT = {"supported": 1.0, "partial": 0.5, "contradicted": 0.0}
 
 _VERSION_VERBS = {
@@ -128,7 +129,8 @@ def judge(claim: Claim, terms: ClaimTerms, checks: list[SymbolCheck],
         documented = [_symbol_evidence(c, candidates) for c in bad]
         return Judgement("contradicted", 0.05, "; ".join(c.reason for c in bad),
                          [e for e in documented if e] + evidence)
-    conflict = _version_conflict(claim, checks, scored) or _default_conflict(claim, checks, scored)
+    conflict = (_version_conflict(claim, checks, scored)
+                or _default_conflict(claim, checks, [s.candidate for s in scored] + candidates))
     if conflict is not None:
         reason, ev = conflict
         return Judgement("contradicted", 0.1, reason, [ev, *evidence])
@@ -287,7 +289,7 @@ _LITERAL_RE = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?(?:e-?\d+)?|True|False|None
                          r"|[\"']([^\"'`]{1,20})[\"']", re.I)
 
 
-def _default_conflict(claim: Claim, checks: list[SymbolCheck], scored: list[_Scored]
+def _default_conflict(claim: Claim, checks: list[SymbolCheck], candidates: list[Candidate]
                       ) -> tuple[str, dict] | None:
     """A claim that states a parameter's default ("`maxsize` defaults to 256") vs the signature."""
     if not _DEFAULT_WORD_RE.search(claim.text):
@@ -296,7 +298,7 @@ def _default_conflict(claim: Claim, checks: list[SymbolCheck], scored: list[_Sco
     if not values:
         return None
     words = re.findall(r"[a-z_][a-z0-9_]*", claim.text.lower())
-    for title, url, signature in _signatures(checks, scored):
+    for title, url, signature in _signatures(checks, candidates):
         for param, default in _SIG_DEFAULT_RE.findall(signature):
             if not _mentions_param(param, words):
                 continue
@@ -311,16 +313,20 @@ def _default_conflict(claim: Claim, checks: list[SymbolCheck], scored: list[_Sco
     return None
 
 
-def _signatures(checks: list[SymbolCheck], scored: list[_Scored]
+def _signatures(checks: list[SymbolCheck], candidates: list[Candidate]
                 ) -> list[tuple[str, str, str]]:
+    """Signatures that may define the parameter: the claim's own symbols, the best aligned
+    passages, then the best BM25 candidates (their titles carry the signature)."""
     out = []
     for check in checks:
         if check.symbol is not None and check.symbol.signature:
             out.append((check.symbol.name, "", check.symbol.name + check.symbol.signature))
-    for s in scored[:3]:
-        title = s.candidate.passage.title
+    best_aligned = candidates[:ALIGN_TOP]  # the caller puts the aligned candidates first
+    by_bm25 = sorted(candidates[ALIGN_TOP:], key=lambda c: -c.bm25)[:SIGNATURE_CANDIDATES]
+    for cand in best_aligned + by_bm25:
+        title = cand.passage.title
         if "(" in title and "=" in title:
-            out.append((title, s.candidate.passage.url, title))
+            out.append((title, cand.passage.url, title))
     return out
 
 
