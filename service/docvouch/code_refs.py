@@ -218,6 +218,8 @@ class _RefCollector:
             self.note_binding(target, node.value)
 
     def type_of(self, node: ast.AST) -> str | None:
+        if isinstance(node, ast.Name):
+            return self.variables.get(node.id)
         if isinstance(node, ast.Constant):
             return type(node.value).__name__ if isinstance(node.value, (str, bytes)) else None
         for literal, name in _LITERAL_TYPES.items():
