@@ -65,6 +65,7 @@ class Symbol:
     signature: str = ""  # as documented, for display: "sorted(iterable, /, *, key=None, ...)"
     var_keyword: bool = False  # signature ends in **kwargs
     documented_keywords: list[str] = field(default_factory=list)  # kwargs named in the docs
+    returns: str = ""  # documented class of the result ("sqlite3.Cursor"), when the docs say
     version_notes: list[VersionNote] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:

@@ -139,7 +139,10 @@ def default_index_is_fresh(home: Path) -> bool:
         manifest = read_manifest(current_index(home, DEFAULT_CORPUS))
     except (IndexMissingError, IndexCorruptError):
         return False
-    return manifest["corpus"].get("version") == python_version()
+    from docvouch.ingest.stdlib import BUILDER_VERSION
+
+    corpus = manifest["corpus"]
+    return corpus.get("version") == python_version() and corpus.get("builder") == BUILDER_VERSION
 
 
 def ensure_default_index(home: Path, *, progress: Progress | None = None,
@@ -158,7 +161,7 @@ def ensure_default_index(home: Path, *, progress: Progress | None = None,
 
 def build_stdlib_index(directory: Path, *, progress: Progress) -> dict[str, Any]:
     """Introspect the stdlib in a child process, then index what it found."""
-    from docvouch.ingest.stdlib import read_records
+    from docvouch.ingest.stdlib import BUILDER_VERSION, read_records
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="docvouch-") as scratch:
@@ -170,7 +173,8 @@ def build_stdlib_index(directory: Path, *, progress: Progress) -> dict[str, Any]
         directory, passages, symbols,
         corpus={"name": DEFAULT_CORPUS, "version": python_version(),
                 "title": f"Python {python_version()} standard library (introspected)",
-                "source": "interpreter", "skipped_modules": len(skipped)},
+                "source": "interpreter", "skipped_modules": len(skipped),
+                "builder": BUILDER_VERSION},
         progress=progress,
     )
     progress(f"default corpus ready: {len(passages):,} passages in "

@@ -129,6 +129,13 @@ class SymbolTable:
             known = self.by_name.get(parent)
             if known is None:
                 continue
+            if known.returns and known.returns in self.by_name and "." in ref.written:
+                # `cur = conn.cursor(); cur.fetch_all()`: look in the documented result class
+                rest = ".".join(parts[depth:])
+                follow = SymbolRef(f"{known.returns}.{rest}", ref.written, ref.kind,
+                                   ref.keywords, receiver_typed=True)
+                return self.check(follow) if follow.name != ref.name else \
+                    SymbolCheck(ref, "unverified", reason=f"`{ref.name}` is not documented")
             if known.kind not in NAMESPACE_KINDS:
                 return SymbolCheck(ref, "unverified",
                                    reason=f"members of `{parent}` are not documented")

@@ -36,6 +36,9 @@ _ADDRESS_RE = re.compile(r" at 0x[0-9a-fA-F]+")
 _DOCSIG_RE = re.compile(r"^\s*[\w.]+\((.*?)\)", re.DOTALL)
 _MAX_DOC_CHARS = 6000
 MIN_CLOSED_KEYWORDS = 3
+# "returning a Pattern object", "Return a new Cursor": the class as the docs spell it.
+_RETURNS_RE = re.compile(r"\b[Rr]eturn(?:s|ing)?\s+(?:a|an|the)\s+(?:new\s+)?[`*]*"
+                         r"([A-Za-z_]\w*)(?![\w-])[`*]*(\s+(?:object|instance))?")
 _VERSION_NOTE_RE = re.compile(
     r"(New in version|Added in version|Changed in version|Deprecated since version|"
     r"Removed in version)\s+(\d+\.\d+)", re.I)
@@ -210,6 +213,29 @@ class ApiWalker:
             if inspect.isclass(obj):
                 self._walk_class(obj, qualified, public_name)
         self._link_forwarded_keywords(self.out.symbols[first_symbol:])
+        self._link_return_types(self.out.symbols[first_symbol:])
+
+    def _link_return_types(self, symbols: list[Symbol]) -> None:
+        """"Return a cursor for the connection." → ``returns = "sqlite3.Cursor"``.
+
+        The docs name the class of a result in prose; matching the word against the classes
+        the same module documents lets ``conn.cursor().fetch_all()`` be checked.
+        """
+        classes = {s.name.rsplit(".", 1)[-1].lower(): s.name for s in symbols
+                   if s.kind in ("class", "exception") and s.passage >= 0}
+        if not classes:
+            return
+        for symbol in symbols:
+            if symbol.kind not in ("function", "method") or symbol.returns:
+                continue
+            text = self.out.passages[symbol.passage].text
+            first_paragraph = text.split("\n\n", 2)[1] if "\n\n" in text else text
+            for word, says_object in _RETURNS_RE.findall(first_paragraph):
+                target = classes.get(word.lower())
+                # lower-case prose ("the path") names a class only when followed by "object"
+                if target and (says_object or target.rsplit(".", 1)[-1] == word):
+                    symbol.returns = target
+                    break
 
     def _link_forwarded_keywords(self, symbols: list[Symbol]) -> None:
         """``run(*args, **kwargs)`` forwards to ``Popen``: accept what its docs name too."""
