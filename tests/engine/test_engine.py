@@ -103,3 +103,49 @@ def test_nfc_and_nfd_spellings_get_the_same_verdicts(engine: Engine) -> None:
     nfd = unicodedata.normalize("NFD", nfc)
     assert [c["verdict"] for c in engine.verify(nfc)["claims"]] == \
         [c["verdict"] for c in engine.verify(nfd)["claims"]]
+
+
+def claim_with(result: dict, fragment: str) -> dict:
+    return next(c for c in result["claims"] if fragment in c["text"])
+
+
+def test_method_on_a_documented_result_class_is_checked(engine: Engine) -> None:
+    code = ("```python\nimport sqlite3\nconn = sqlite3.connect(':memory:')\n"
+            "cur = conn.cursor()\nrows = cur.fetch_all()\n```")
+    claim = claim_with(engine.verify(code), "fetch_all")
+    assert claim["verdict"] == "contradicted"
+    assert claim["suggestion"] == "sqlite3.Cursor.fetchall"
+
+
+def test_receiver_types_flow_through_variables_and_path_arithmetic(engine: Engine) -> None:
+    code = ("```python\nfrom pathlib import Path\nbase = Path.home() / 'projects'\n"
+            "notes = base / 'notes.txt'\nnotes.write_text('x', append=True)\n```")
+    claim = claim_with(engine.verify(code), "append=True")
+    assert claim["verdict"] == "contradicted"
+    assert claim["symbols"][0]["resolved"] == "pathlib.Path.write_text"
+
+
+def test_a_local_class_own_members_are_not_checked_against_its_base(engine: Engine) -> None:
+    code = ("```python\nimport enum\nclass Status(enum.Enum):\n    PENDING = 1\n"
+            "    def label(self):\n        return self.name.title()\n"
+            "print(Status.PENDING.label())\n```")
+    assert all(c["verdict"] != "contradicted" for c in engine.verify(code)["claims"])
+
+
+def test_a_stated_default_that_differs_from_the_signature_is_contradicted(engine: Engine) -> None:
+    [claim] = engine.verify("With `json.dumps`, note that `sort_keys` defaults to True, "
+                            "so the keys always come out sorted.")["claims"]
+    assert claim["verdict"] == "contradicted"
+    assert "sort_keys" in claim["reason"] and "False" in claim["reason"]
+
+
+def test_a_stated_default_that_matches_the_signature_is_not_contradicted(engine: Engine) -> None:
+    [claim] = engine.verify("With `json.dumps`, note that `sort_keys` defaults to False, "
+                            "so the keys keep their insertion order.")["claims"]
+    assert claim["verdict"] != "contradicted"
+
+
+def test_usage_examples_are_not_read_as_defaults(engine: Engine) -> None:
+    [claim] = engine.verify("By default `sorted` sorts in ascending order; pass "
+                            "`reverse=True` to get the largest first.")["claims"]
+    assert claim["verdict"] != "contradicted"

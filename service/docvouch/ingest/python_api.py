@@ -288,7 +288,9 @@ class ApiWalker:
         return bool(owner) and owner != module.__name__ and not owner.startswith("_")
 
     def _walk_class(self, cls: type, qualified: str, module_name: str) -> None:
-        for name in sorted(dir(cls)):
+        # dir() can be customised (Enum hides .name/.value): read the MRO's dicts too
+        names = set(dir(cls)).union(*(vars(k).keys() for k in cls.__mro__))
+        for name in sorted(n for n in names if isinstance(n, str)):
             if name.startswith("_"):
                 continue
             definer = next((k for k in cls.__mro__ if name in vars(k)), None)
