@@ -67,6 +67,8 @@ class Claim:
 class ClaimSet:
     claims: list[Claim]
     truncated: bool
+    imported_modules: frozenset[str] = frozenset()  # top-level modules the answer's code imports
+    defined_names: frozenset[str] = frozenset()  # functions, methods, attributes it defines
 
 
 def extract_claims(text: str, *, max_claims: int = 200, max_claim_chars: int = 1000) -> ClaimSet:
@@ -109,7 +111,8 @@ def extract_claims(text: str, *, max_claims: int = 200, max_claim_chars: int = 1
             claim.plain = claim.plain[:max_claim_chars]
             claim.span = (claim.span[0], claim.span[0] + max_claim_chars)
             truncated = True
-    return ClaimSet(claims, truncated)
+    modules = frozenset(target.split(".", 1)[0] for target in imports.values())
+    return ClaimSet(claims, truncated, modules, frozenset(context.defined))
 
 
 def _line_starts(text: str) -> list[int]:

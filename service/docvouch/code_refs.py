@@ -35,6 +35,7 @@ class RefContext:
     variables: dict[str, str] = field(default_factory=dict)
     classes: dict[str, str] = field(default_factory=dict)  # local class -> its (first) base
     own_members: dict[str, set[str]] = field(default_factory=dict)  # names a local class defines
+    defined: set[str] = field(default_factory=set)  # every function/method/attribute it defines
 
 
 # Variable names that, in answers, nearly always hold one builtin type.
@@ -110,6 +111,10 @@ def learn_names(blocks: list[str], ctx: RefContext) -> None:
         for node in ast.walk(tree):
             if isinstance(node, ast.ClassDef):
                 collector.note_class(node)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                ctx.defined.add(node.name)
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                ctx.defined.add(node.attr)
         for stmt in _statements(tree):
             if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
                 collector.note_assignment(stmt)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from docvouch.claims import Claim, extract_claims
+from docvouch.code_refs import SymbolRef
 from docvouch.errors import InputTooLargeError
 from docvouch.index import Index
 from docvouch.matching import Candidate, ClaimTerms, answer_score, judge
@@ -93,7 +94,11 @@ class Engine:
         text = normalise_text(text)
         claim_set = extract_claims(text, max_claims=max_claims, max_claim_chars=max_claim_chars)
         claims = claim_set.claims
-        checks = [[self.symbols.check(ref) for ref in claim.symbols] for claim in claims]
+        # Calls on receivers of unknown type are checked against every documented class only
+        # when the answer imports nothing the corpus does not document.
+        in_corpus = all(module in self.symbols for module in claim_set.imported_modules)
+        own = claim_set.defined_names
+        checks = [[self._check(ref, in_corpus, own) for ref in claim.symbols] for claim in claims]
         candidates = self._retrieve(claims, checks, top_k=top_k)
         results = []
         for claim, claim_checks, cands in zip(claims, checks, candidates, strict=True):
@@ -112,6 +117,12 @@ class Engine:
                        "passages": self.index.size},
             "took_ms": round((time.perf_counter() - started) * 1000, 2),
         }
+
+    def _check(self, ref: SymbolRef, in_corpus: bool, own: frozenset[str]) -> SymbolCheck:
+        result = self.symbols.check(ref)
+        if result.status == "unverified" and in_corpus and ref.name.rsplit(".", 1)[-1] not in own:
+            return self.symbols.check_method_anywhere(ref) or result
+        return result
 
     def _retrieve(self, claims: list[Claim], checks: list[list[SymbolCheck]], *, top_k: int
                   ) -> list[list[Candidate]]:

@@ -75,11 +75,15 @@ class SymbolTable:
         for symbol in symbols:
             self.by_name.setdefault(symbol.name, symbol)
         self.children: dict[str, list[str]] = defaultdict(list)
+        # method name -> classes documenting it, for calls on receivers of unknown type
+        self.methods: dict[str, list[str]] = defaultdict(list)
         self.by_short: dict[str, list[str]] = defaultdict(list)
         for name in self.by_name:
             parent, _, short = name.rpartition(".")
             if parent:
                 self.children[parent].append(short)
+                if self.by_name[name].kind == "method":
+                    self.methods[short].append(parent)
             self.by_short[short].append(name)
         self._families: dict[str, list[str]] = defaultdict(list)
         for name in self.by_name:
@@ -90,6 +94,33 @@ class SymbolTable:
 
     def __contains__(self, name: str) -> bool:
         return name in self.by_name
+
+    def check_method_anywhere(self, ref: SymbolRef) -> SymbolCheck | None:
+        """``x.contains()`` with ``x`` of unknown type: does any documented class have it?
+
+        Only for answers that stay inside the corpus (the caller checks the imports): with a
+        third-party import, ``df.groupby()`` is silence, not a contradiction.
+        """
+        receiver, _, method = ref.name.rpartition(".")
+        head = ref.written.split(".", 1)[0]
+        if ref.kind != "call" or not receiver or receiver in self.by_name:
+            return None
+        if not head.isidentifier() or not head[:1].islower() or method.startswith("_"):
+            return None
+        if method in self.methods:
+            return None
+        best = process.extractOne(method, list(self.methods), scorer=fuzz.ratio,
+                                  processor=utils.default_process, score_cutoff=80.0)
+        suggestion = None
+        if best is not None:
+            owners = self.methods[best[0]]
+            suggestion = f"{owners[0]}.{best[0]}" if len(owners) == 1 else best[0]
+        hint = f"; did you mean {_quoted(suggestion)}?" if suggestion else ""
+        return SymbolCheck(
+            ref, "unknown", suggestion=suggestion,
+            suggested=self.by_name.get(suggestion) if suggestion else None,
+            reason=f"no documented class has a method `{method}`{hint}",
+        )
 
     def check(self, ref: SymbolRef) -> SymbolCheck:
         """Check one reference: existence, then keywords, then version notes."""

@@ -149,3 +149,23 @@ def test_usage_examples_are_not_read_as_defaults(engine: Engine) -> None:
     [claim] = engine.verify("By default `sorted` sorts in ascending order; pass "
                             "`reverse=True` to get the largest first.")["claims"]
     assert claim["verdict"] != "contradicted"
+
+
+def test_method_no_documented_class_has_is_contradicted_in_a_stdlib_answer(engine: Engine) -> None:
+    code = "```python\nimport json\nrecord = load()\nrecord.frobnicate_all()\n```"
+    claim = claim_with(engine.verify(code), "frobnicate_all")
+    assert claim["verdict"] == "contradicted"
+    assert "no documented class" in claim["reason"]
+
+
+def test_unknown_method_is_silence_when_the_answer_uses_a_third_party_library(
+        engine: Engine) -> None:
+    code = "```python\nimport pandas as pd\ndf = load()\ndf.groupby('a')\n```"
+    claim = claim_with(engine.verify(code), "groupby")
+    assert claim["verdict"] != "contradicted"
+
+
+def test_methods_the_answer_defines_itself_are_not_contradicted(engine: Engine) -> None:
+    code = ("```python\nclass Store:\n    def save_all(self):\n        pass\n\n"
+            "store = Store()\nstore.save_all()\n```")
+    assert all(c["verdict"] != "contradicted" for c in engine.verify(code)["claims"])
