@@ -12,6 +12,7 @@ import ast
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 RefKind = str  # "call" | "attribute" | "import" | "module" | "mention" | "flag"
 
@@ -143,7 +144,10 @@ def _aliases_of(tree: ast.AST) -> dict[str, str]:
     return aliases
 
 
+@lru_cache(maxsize=512)
 def _parse(code: str) -> ast.Module | None:
+    """Parse once per snippet: a block is read for imports, names and claims (trees are
+    only read, never modified, so sharing them is safe)."""
     try:
         return ast.parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -270,8 +274,9 @@ class _RefCollector:
 
     def refs_of(self, node: ast.AST) -> list[SymbolRef]:
         refs: list[SymbolRef] = []
-        inner = _inner_attribute_ids(node)
-        for sub in ast.walk(node):
+        nodes = list(ast.walk(node))
+        inner = _inner_attribute_ids(nodes)
+        for sub in nodes:
             if isinstance(sub, ast.Call):
                 ref = self._call_ref(sub)
                 if ref:
@@ -309,13 +314,13 @@ class _RefCollector:
         return head in self.aliases or head in self.variables or head in _NAME_TYPES
 
 
-def _inner_attribute_ids(root: ast.AST) -> set[int]:
+def _inner_attribute_ids(nodes: list[ast.AST]) -> set[int]:
     """Attributes that are a call's callee or the inner part of a longer chain.
 
     Those are reported through the call or the outer attribute, not on their own.
     """
     inner: set[int] = set()
-    for sub in ast.walk(root):
+    for sub in nodes:
         if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute):
             inner.add(id(sub.func))
         elif isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Attribute):
@@ -330,7 +335,7 @@ def _outermost_attributes(refs: list[SymbolRef]) -> list[SymbolRef]:
 def code_lines(body: str, ctx: RefContext, *, python: bool
                ) -> Iterator[tuple[int, int, str, list[SymbolRef]]]:
     """(offset, length, source, refs) for each statement of ``body`` that uses names."""
-    tree = _parse(body) if python or _parse(body) is not None else None
+    tree = _parse(body)
     starts = [0]
     for m in re.finditer("\n", body):
         starts.append(m.end())
@@ -435,7 +440,7 @@ def inline_refs(code: str, ctx: RefContext) -> list[SymbolRef]:
     if tree is None:
         collector = _RefCollector(ctx, {})
         return _regex_refs(code, collector)
-    collector = _RefCollector(ctx, _aliases_of(tree))
+    collector = _RefCollector(ctx, _aliases_of(tree) if "import" in code else {})
     refs = collector.refs_of(tree)
     if not refs and len(tree.body) == 1 and isinstance(tree.body[0], ast.Expr):
         written = dotted_name(tree.body[0].value)
