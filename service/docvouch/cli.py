@@ -159,11 +159,19 @@ def cmd_corpus(args: argparse.Namespace) -> int:
             else:
                 print(f"{c['name']:<16} {c.get('version', ''):<8} {c['passages']:>9,} passages "
                       f"{c['symbols']:>9,} symbols  built {c['built_at']}")
+        if args.format != "json":
+            from docvouch.ingest_cli import pack_lines
+
+            for line in pack_lines(home, {c["name"] for c in corpora}):
+                print(line)
         return 0
     if args.action == "build":
         if args.name != DEFAULT_CORPUS:
-            raise InputProblem(f"unknown corpus pack {args.name!r}; available: {DEFAULT_CORPUS}")
-        ensure_default_index(home, progress=_progress, force=True)
+            from docvouch.ingest_cli import build_pack
+
+            build_pack(home, args.name)
+        else:
+            ensure_default_index(home, progress=_progress, force=True)
         args.corpus = args.name
     engine = _open_engine(args)
     info = engine.info()
@@ -213,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
         serve_cli = None
     if serve_cli is not None:
         serve_cli.register(sub)
+    from docvouch import ingest_cli
+
+    ingest_cli.register(sub)
     return parser
 
 

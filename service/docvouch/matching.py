@@ -259,17 +259,21 @@ def _version_conflict(claim: Claim, checks: list[SymbolCheck], scored: list[_Sco
     """A claim that dates something ("added in 3.6") against the documented note."""
     if not claim.versions:
         return None
-    notes: list[tuple[VersionNote, Passage]] = []
+    own: list[tuple[VersionNote, Passage]] = []
     for check in checks:
         if check.symbol is not None:
-            notes.extend((n, p.candidate.passage)
-                         for p in scored[:1] for n in check.symbol.version_notes)
+            own.extend((n, p.candidate.passage)
+                       for p in scored[:1] for n in check.symbol.version_notes)
+    notes: list[tuple[VersionNote, Passage]] = []
     for s in scored[:3]:
         notes.extend((n, s.candidate.passage) for n in s.candidate.passage.version_notes)
     for kind, verb in _VERSION_VERBS.items():
         if not verb.search(claim.plain):
             continue
-        documented = [(n, p) for n, p in notes if n.kind == kind]
+        # The claim's own symbol dates it; a neighbour's note ("harmonic_mean: new in 3.6")
+        # counts only when the symbol carries no note of that kind.
+        documented = [(n, p) for n, p in own if n.kind == kind] or \
+            [(n, p) for n, p in notes if n.kind == kind]
         if not documented:
             continue
         if any(n.version in claim.versions for n, _ in documented):

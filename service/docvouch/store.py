@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import os
 import shutil
 import subprocess
@@ -33,6 +34,7 @@ from docvouch.index import build_index, read_manifest
 
 DEFAULT_CORPUS = "python"
 KEEP_BUILDS = 2
+_BUILD_COUNTER = itertools.count()
 Progress = Callable[[str], None]
 
 
@@ -92,7 +94,9 @@ def publish(home: Path, name: str, build: Callable[[Path], Any]) -> Path:
     """
     builds = corpus_root(home, name) / "builds"
     builds.mkdir(parents=True, exist_ok=True)
-    build_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}"
+    # pid + a per-process counter: two builds in one second (a re-ingest) get distinct ids
+    build_id = (time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+                + f"-{os.getpid()}-{next(_BUILD_COUNTER):04d}")
     tmp = builds / f".tmp-{build_id}"
     try:
         build(tmp)
