@@ -89,6 +89,26 @@ class ClaimTerms:
         at[at == len(passage_terms)] = len(passage_terms) - 1
         return passage_terms[at] == self._known_ids
 
+    def coverage_many(self, passages: list[np.ndarray]) -> list[float]:
+        """Coverage of several passages in one vectorised pass (numpy per-call overhead
+        would otherwise dominate: a claim meets a dozen candidates)."""
+        if not self._total or not passages:
+            return [0.0] * len(passages)
+        if not len(self._known_ids):
+            return [0.0] * len(passages)
+        lengths = np.fromiter((len(p) for p in passages), dtype=np.int64, count=len(passages))
+        if not lengths.sum():
+            return [0.0] * len(passages)
+        flat = np.concatenate(passages)
+        at = np.searchsorted(self._known_ids, flat)
+        at[at == len(self._known_ids)] = 0
+        weights = np.where(self._known_ids[at] == flat, self._known_weights[at], 0.0)
+        sums = np.zeros(len(passages))
+        nonempty = lengths > 0
+        starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))[nonempty]
+        sums[nonempty] = np.add.reduceat(weights, starts)
+        return (sums / self._total).tolist()
+
     def coverage(self, passage_terms: np.ndarray) -> float:
         if not self._total:
             return 0.0
@@ -203,16 +223,16 @@ def _strip_code(text: str) -> str:
 def _score_candidates(claim: Claim, terms: ClaimTerms, candidates: list[Candidate]
                       ) -> list[_Scored]:
     needle = claim.plain.lower()
-    covered = []
-    for cand in candidates:
-        coverage = terms.coverage(cand.terms)
-        if coverage > 0.0:
-            covered.append((coverage, cand))
+    coverages = terms.coverage_many([cand.terms for cand in candidates])
+    covered = [(cov, cand) for cov, cand in zip(coverages, candidates, strict=True) if cov > 0]
     # Alignment is the expensive signal (~30 µs per 1,200 characters): only the passages
     # that already cover the claim best get it.
     covered.sort(key=lambda pair: (-pair[0], -pair[1].bm25))
     out = []
     probes = _probe_words(needle)
+    if claim.kind != "prose" and claim.symbols:
+        # code is judged by its symbols, and its evidence is the symbol's own passage
+        return [_Scored(cand, cov, 0.0, (0, 0)) for cov, cand in covered[:ALIGN_TOP]]
     for coverage, cand in covered[:ALIGN_TOP]:
         hay = _haystack(cand.passage)
         offset, window = _best_window(hay, probes)
