@@ -3,7 +3,7 @@ PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 STAMP := .make/installed
 
-.PHONY: setup serve test lint check bench bench-load eval clean extension
+.PHONY: setup serve test lint check bench bench-latency bench-load eval clean extension
 
 $(STAMP): pyproject.toml
 	$(PIP) install --quiet -e '.[test,bench]'
@@ -35,10 +35,14 @@ extension:
 eval: $(STAMP)
 	$(PYTHON) bench/eval.py
 
-## Benchmarks: figures go into bench/RESULTS.md
+## Benchmarks: figures go into bench/RESULTS.md (public data read from ../shared/data; each
+## part says "skipped" when its data is absent). About 10 minutes on 2 cores.
 bench: $(STAMP)
-	$(PYTHON) bench/latency.py
 	$(PYTHON) bench/eval.py --split test
+	$(PYTHON) bench/public.py --write bench/RESULTS.md
+
+bench-latency: $(STAMP)
+	taskset -c 1 $(PYTHON) bench/latency.py --runs 100
 
 bench-load: $(STAMP)
 	$(PYTHON) bench/load.py --write bench/RESULTS.md
