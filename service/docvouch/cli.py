@@ -7,6 +7,7 @@ Exit codes: 0 done, 1 ``check --fail-on`` matched, 2 bad input or usage, 3 index
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from pathlib import Path
@@ -243,6 +244,14 @@ def main(argv: list[str] | None = None) -> int:
     except DocVouchError as exc:
         print(f"docvouch: {exc.detail}", file=sys.stderr)
         return EXIT_INPUT if exc.status < 500 else EXIT_INDEX
+    except OSError as exc:  # disk full, permission denied: the old index is untouched
+        where = f" ({exc.filename})" if exc.filename else ""
+        # numpy reports a full disk as a short write with no errno
+        full = exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, None)
+        hint = " — is the disk full?" if full else ""
+        print(f"docvouch: cannot write: {exc.strerror or exc}{where}{hint}; "
+              "nothing was published, the previous index still serves", file=sys.stderr)
+        return EXIT_INDEX
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -94,11 +94,13 @@ async def serve(settings: Any) -> None:
     from docvouch.app import create_app
     from docvouch.keys import POOL
     from docvouch.logs import get_logger
+    from docvouch.validation import MAX_REQUEST_LINE_BYTES
 
     log = get_logger("docvouch.serve")
     app = create_app(settings)
     runner = web.AppRunner(app, handle_signals=False, access_log=None,
                            handler_cancellation=True,
+                           max_line_size=MAX_REQUEST_LINE_BYTES,
                            shutdown_timeout=settings.shutdown_timeout_s)
     await runner.setup()
     loop = asyncio.get_running_loop()

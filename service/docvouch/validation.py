@@ -28,6 +28,10 @@ MAX_TOP_K = 50
 MAX_QUERY_CHARS = 1000
 MAX_SOURCE_URL_CHARS = 2048
 MAX_NAME_CHARS = 100
+# Longest request line a schema-valid search needs: q and corpus of 4-byte characters,
+# percent-encoded (12 bytes each), plus the rest of the line. aiohttp's default is 8190,
+# which would refuse a valid 1000-character query with a plain-text 400.
+MAX_REQUEST_LINE_BYTES = 12 * (MAX_QUERY_CHARS + MAX_NAME_CHARS) + 1024
 VERIFY_FIELDS = frozenset({"text", "source", "options"})
 OPTION_FIELDS = frozenset({"corpus", "top_k", "max_claims"})
 
@@ -168,6 +172,8 @@ def _string(value: Any, name: str, limit: int, *, empty: bool = True) -> str | N
 def _integer(value: Any, name: str, default: int, low: int, high: int) -> int:
     if value is None:
         return default
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON Schema's "integer" includes 21.0, as the document says
     if isinstance(value, bool) or not isinstance(value, int):
         raise SchemaError(name, f"must be an integer, not {_kind(value)}")
     if not low <= value <= high:
