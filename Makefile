@@ -3,7 +3,7 @@ PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 STAMP := .make/installed
 
-.PHONY: setup serve test lint check bench bench-latency bench-load eval clean extension
+.PHONY: setup serve test lint check bench bench-latency bench-load bench-topology eval clean extension
 
 $(STAMP): pyproject.toml
 	$(PIP) install --quiet -e '.[test,bench]'
@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(MAKE) check
 
 lint:
-	ruff check service tests bench
+	ruff check service tests bench deploy
 
 check: lint
 	node --test tests/extension/
@@ -43,6 +43,9 @@ bench: $(STAMP)
 
 bench-latency: $(STAMP)
 	taskset -c 1 $(PYTHON) bench/latency.py --runs 100
+
+bench-topology: $(STAMP)
+	$(PYTHON) bench/topology.py --sizing --repeat 3 --write bench/RESULTS.md
 
 bench-load: $(STAMP)
 	$(PYTHON) bench/load.py --write bench/RESULTS.md

@@ -114,7 +114,8 @@ def _tokenise_corpus(passages: Sequence[Passage], progress: Progress | None
     slice with a vocabulary of its own; the slices' term ids are then mapped into one
     vocabulary with a vectorised look-up. Scores do not depend on term-id order.
     """
-    workers = min(os.cpu_count() or 1, 8)
+    workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                  else os.cpu_count() or 1, 8)
     if len(passages) < PARALLEL_MIN_PASSAGES or workers < 2 or \
             "fork" not in mp.get_all_start_methods():
         return _tokenise_slice(passages, progress)

@@ -33,7 +33,11 @@ class SettingsError(ValueError):
 
 
 def _cpu_count() -> int:
-    return os.cpu_count() or 1
+    """Cores this process may run on (a container's CPU set, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _setting(default: Any = MISSING, help: str = "", *, factory: Any = MISSING,

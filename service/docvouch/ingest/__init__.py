@@ -1,0 +1,1 @@
+"""Sources of documentation → passages and symbols (see docs/INGEST.md)."""
