@@ -188,3 +188,19 @@ def progress(message: str) -> None:
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def write_section(path: Path, heading: str, text: str) -> None:
+    """Replace (or append) the ``heading`` section of RESULTS.md, keeping every other one.
+
+    ``text`` starts with ``heading``; a section runs to the next ``## `` heading.
+    """
+    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
+    start = old.find(heading)
+    if start == -1:
+        new = old.rstrip("\n") + "\n\n" + text
+    else:
+        following = old.find("\n## ", start + len(heading))
+        new = old[:start] + text.rstrip("\n") + "\n" + (
+            "\n" + old[following + 1:] if following != -1 else "")
+    path.write_text(new.rstrip("\n") + "\n", encoding="utf-8")

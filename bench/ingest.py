@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import benchkit  # bench/ is the script directory, first on sys.path
 from docvouch.ingest.builder import IngestOptions, ingest_folder
 from docvouch.ingest.progress import StreamReporter
 
@@ -27,17 +27,6 @@ PYTHON_DOCS = Path("/usr/share/doc/python3-doc/html")  # Debian policy location
 SECTION = "## Ingest (issue 4)"
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.machine()}, "
-            f"Python {platform.python_version()}")
 
 
 def run(source: Path, name: str, jobs: int, base_url: str) -> dict[str, dict]:
@@ -60,7 +49,7 @@ def render(results: dict[str, dict], args: argparse.Namespace, command: str) -> 
     first = results["first build"]
     lines = [
         SECTION, "",
-        f"Command: `{command}` on {time.strftime('%Y-%m-%d')} ({machine()}); load average "
+        f"Command: `{command}` on {time.strftime('%Y-%m-%d')} ({benchkit.machine()}); load average "
         f"{results['load']['before']:.1f} before, {results['load']['after']:.1f} after (the "
         "machine is shared: other load slows every figure).",
         f"Source: `{args.source}` ({first['pages']:,} HTML pages after the default "
@@ -95,16 +84,6 @@ def render(results: dict[str, dict], args: argparse.Namespace, command: str) -> 
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace (or append) this benchmark's section, keeping every other section."""
-    old = path.read_text() if path.exists() else "# Benchmark results\n"
-    start = old.find(SECTION)
-    if start == -1:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        following = old.find("\n## ", start + len(SECTION))
-        new = old[:start] + text + (old[following + 1:] if following != -1 else "")
-    path.write_text(new.rstrip("\n") + "\n")
 
 
 def main() -> int:
@@ -124,7 +103,7 @@ def main() -> int:
     section = render(run(args.source, args.name, args.jobs, args.base_url), args, command)
     print(section)
     if args.write:
-        write_section(args.write, section)
+        benchkit.write_section(args.write, SECTION, section)
     return 0
 
 

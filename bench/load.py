@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import re
 import signal
 import socket
@@ -34,6 +33,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
+
+import benchkit  # bench/ is the script directory, first on sys.path
 
 HERE = Path(__file__).resolve().parent
 ANSWERS = HERE / "labelled" / "answers"
@@ -171,27 +172,8 @@ async def wait_ready(url: str, deadline_s: float = 300) -> None:
     raise SystemExit(f"{url} not ready within {deadline_s} s")
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        found = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
-        cpu = found.group(1).strip() if found else cpu
-    except OSError:
-        pass
-    return (f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.machine()}, "
-            f"Python {platform.python_version()}")
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace (or append) this benchmark's section, keeping every other section."""
-    old = path.read_text() if path.exists() else "# Benchmark results\n"
-    start = old.find(SECTION)
-    if start == -1:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        following = old.find("\n## ", start + len(SECTION))
-        new = old[:start] + text + (old[following + 1:] if following != -1 else "")
-    path.write_text(new.rstrip("\n") + "\n")
 
 
 async def main_async(args: argparse.Namespace) -> str:
@@ -219,7 +201,7 @@ async def main_async(args: argparse.Namespace) -> str:
     lines = [
         SECTION, "",
         f"Command: `{command.strip()}` on {datetime.now(UTC):%Y-%m-%d} "
-        f"({machine()}); the load generator runs on the same 2 cores as the service.",
+        f"({benchkit.machine()}); the load generator runs on the same 2 cores as the service.",
         f"Server: `python -m docvouch serve --workers {args.workers}` on loopback, default "
         f"settings (queue_max 64, deadline 10 s). Answer: {words} words of markdown "
         f"({len(answer):,} characters) made of whole labelled answers; closed-loop clients, "
@@ -274,7 +256,7 @@ def main() -> None:
     section = asyncio.run(main_async(args))
     print(section)
     if args.write:
-        write_section(args.write, section)
+        benchkit.write_section(args.write, SECTION, section)
 
 
 if __name__ == "__main__":

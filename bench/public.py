@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import benchkit  # bench/ is the script directory, first on sys.path
 from benchkit import DATA_ENV, DEFAULT_DATA_SHOWN, f3, machine, pct
 
 HERE = Path(__file__).resolve().parent
@@ -30,17 +31,6 @@ OUT = HERE / "out" / "public"
 BENCHMARKS = ("beir_scifact", "scifact_verify", "claim_evidence", "scaling")
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace (or append) this section, keeping every other ``## `` section intact."""
-    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    start = old.find(SECTION)
-    if start == -1:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        following = old.find("\n## ", start + len(SECTION))
-        new = old[:start] + text.rstrip("\n") + "\n" + (
-            "\n" + old[following + 1:] if following != -1 else "")
-    path.write_text(new.rstrip("\n") + "\n", encoding="utf-8")
 
 
 def command_for(name: str, args: argparse.Namespace) -> list[str]:
@@ -180,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     section = "\n".join(header) + "\n" + "\n\n".join(parts) + "\n"
     print(section)
     if args.write:
-        write_section(args.write, section)
+        benchkit.write_section(args.write, SECTION, section)
         print(f"wrote {SECTION[3:]} into {args.write}", file=sys.stderr)
     return 0
 

@@ -36,6 +36,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+import benchkit  # bench/ is the script directory, first on sys.path
 from docvouch.auth import hash_key
 from docvouch.store import ensure_default_index, publish, resolve_home
 
@@ -409,19 +410,9 @@ def main() -> None:
     text = asyncio.run(main_async(args))
     print(text)
     if args.write:
-        write_section(args.write, text)
+        benchkit.write_section(args.write, SECTION, text)
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace (or append) this section of RESULTS.md, keeping every other section."""
-    old = path.read_text() if path.exists() else "# Benchmark results\n"
-    start = old.find(SECTION)
-    if start == -1:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        following = old.find("\n## ", start + len(SECTION))
-        new = old[:start] + text + ("\n" + old[following + 1:] if following != -1 else "")
-    path.write_text(new.rstrip("\n") + "\n")
 
 
 if __name__ == "__main__":
