@@ -27,8 +27,6 @@ PYTHON_DOCS = Path("/usr/share/doc/python3-doc/html")  # Debian policy location
 SECTION = "## Ingest (issue 4)"
 
 
-
-
 def run(source: Path, name: str, jobs: int, base_url: str) -> dict[str, dict]:
     results: dict[str, dict] = {"load": {"before": os.getloadavg()[0]}}
     with tempfile.TemporaryDirectory(prefix="docvouch-bench-") as scratch:
@@ -82,8 +80,6 @@ def render(results: dict[str, dict], args: argparse.Namespace, command: str) -> 
         shown = "; ".join(f"`{s['key']}`: {s['reason']}" for s in first["skipped"][:5])
         lines += ["", f"Skipped pages: {shown}."]
     return "\n".join(lines) + "\n"
-
-
 
 
 def main() -> int:

@@ -172,10 +172,6 @@ async def wait_ready(url: str, deadline_s: float = 300) -> None:
     raise SystemExit(f"{url} not ready within {deadline_s} s")
 
 
-
-
-
-
 async def main_async(args: argparse.Namespace) -> str:
     answer = build_answer()
     process = None

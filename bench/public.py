@@ -31,8 +31,6 @@ OUT = HERE / "out" / "public"
 BENCHMARKS = ("beir_scifact", "scifact_verify", "claim_evidence", "scaling")
 
 
-
-
 def command_for(name: str, args: argparse.Namespace) -> list[str]:
     script = HERE / f"{name}.py"
     cmd = [sys.executable, str(script), "--out", str(args.out / f"{name}.md"),

@@ -413,7 +413,5 @@ def main() -> None:
         benchkit.write_section(args.write, SECTION, text)
 
 
-
-
 if __name__ == "__main__":
     main()

@@ -256,7 +256,7 @@ def _code_claims(text: str, tok, lines: list[int], ctx: code_refs.RefContext) ->
             claims.append(Claim(id="", text=line, span=(s, s + len(line)), kind="command",
                                 plain=line, symbols=refs))
         return claims
-    for offset, length, snippet, refs in code_refs.code_lines(body, ctx, python=lang in _PY_LANGS):
+    for offset, length, snippet, refs in code_refs.code_lines(body, ctx):
         s = body_start + offset
         claims.append(Claim(id="", text=" ".join(snippet.split()), span=(s, s + length),
                             kind="code", plain=snippet, symbols=_dedupe(refs)))

@@ -103,7 +103,8 @@ def render_text(result: dict[str, Any], text: str, *, colour: bool = False) -> s
     score = "–" if result["score"] is None else f"{result['score']}/100"
     corpus = result["corpus"]
     lines = [
-        f"DocVouch {score} · {summary['claims']} claims: {summary['supported']} supported · "
+        f"DocVouch {score} · {summary['claims']} claim{'' if summary['claims'] == 1 else 's'}: "
+        f"{summary['supported']} supported · "
         f"{summary['partial']} partial · {summary['unsupported']} not in docs · "
         f"{summary['contradicted']} contradicted",
         f"  corpus {corpus['name']} {corpus['version']} ({corpus['passages']:,} passages), "

@@ -291,7 +291,7 @@ class _RefCollector:
                             for a in sub.names if a.name != "*")
             elif isinstance(sub, ast.Import):
                 refs.extend(SymbolRef(a.name, a.name, "module") for a in sub.names if "." in a.name)
-        return _outermost_attributes(refs)
+        return refs
 
     def _call_ref(self, call: ast.Call) -> SymbolRef | None:
         keywords = [k.arg for k in call.keywords if k.arg]
@@ -328,12 +328,7 @@ def _inner_attribute_ids(nodes: list[ast.AST]) -> set[int]:
     return inner
 
 
-def _outermost_attributes(refs: list[SymbolRef]) -> list[SymbolRef]:
-    return refs
-
-
-def code_lines(body: str, ctx: RefContext, *, python: bool
-               ) -> Iterator[tuple[int, int, str, list[SymbolRef]]]:
+def code_lines(body: str, ctx: RefContext) -> Iterator[tuple[int, int, str, list[SymbolRef]]]:
     """(offset, length, source, refs) for each statement of ``body`` that uses names."""
     tree = _parse(body)
     starts = [0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -16,5 +17,7 @@ CORPUS = "python-docs-subset"
 def require(path: Path, package: str) -> Path:
     """The folder a Debian doc package installs, or a skip naming the package to install."""
     if not path.is_dir():
+        if os.environ.get("CI"):  # CI installs them: a missing one is a broken install step
+            pytest.fail(f"{package} is missing in CI: scripts/install-test-deps should install it")
         pytest.skip(f"{package} is not installed (scripts/install-test-deps installs it)")
     return path
