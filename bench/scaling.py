@@ -112,8 +112,7 @@ def child_serve(directory: Path, runs: int) -> dict[str, Any]:
     cold, warm = [], []
     # Interleaved, so a burst of load on the shared machine hits both series alike.
     for _ in range(runs):
-        engine._passage.cache_clear()  # the decoded-passage LRU
-        engine._terms.cache_clear()  # the passage term-id LRU
+        engine.clear_caches()  # decoded passages, their term ids, parsed snippets
         cold.append(_time_answer(engine, latency.ANSWER))
         warm.append(_time_answer(engine, latency.ANSWER))  # caches hold this answer's passages
     return {"claims": claims, "cold_ms": cold, "warm_ms": warm,

@@ -20,7 +20,9 @@ from docvouch.code_refs import SymbolRef
 
 ClaimKind = Literal["prose", "code", "command"]
 
-_MD = MarkdownIt("commonmark").enable("table")
+# Block structure only: claims come from block spans, so inline children (emphasis, links)
+# are never read and their parse (half the time) is switched off.
+_MD = MarkdownIt("commonmark").enable("table").disable("inline")
 _SHELL_LANGS = frozenset({"bash", "sh", "shell", "console", "zsh", "terminal", "shell-session",
                           "powershell", "ps", "cmd", "bat", "fish"})
 _SHELL_START_RE = re.compile(r"^(?:\$ |sudo |pip3? |python3? -m |git |npm |apt(?:-get)? |curl )")

@@ -12,11 +12,19 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from docvouch import code_refs
 from docvouch.claims import Claim, extract_claims
 from docvouch.code_refs import SymbolRef
 from docvouch.errors import InputTooLargeError
 from docvouch.index import Index
-from docvouch.matching import Candidate, ClaimTerms, answer_score, judge
+from docvouch.matching import (
+    Candidate,
+    ClaimTerms,
+    answer_score,
+    coverage_batch,
+    judge,
+    settled_by_symbols,
+)
 from docvouch.symbols import SymbolCheck, SymbolTable
 from docvouch.tokenizer import content_terms, tokenize
 
@@ -42,11 +50,20 @@ class Engine:
         self._passage = lru_cache(maxsize=passage_cache)(index.passage)
         self._terms = lru_cache(maxsize=passage_cache * 4)(index.passage_term_ids)
 
-    def claim_terms(self, text: str) -> ClaimTerms:
-        """A claim's content terms, their ids in this index and their IDF weights."""
+    def clear_caches(self) -> None:
+        """Forget decoded passages and parsed snippets: the next answer runs cold (benchmarks)."""
+        self._passage.cache_clear()
+        self._terms.cache_clear()
+        code_refs.clear_caches()
+
+    def claim_terms(self, text: str, *, terms: list[str] | None = None) -> ClaimTerms:
+        """A claim's content terms, their ids in this index and their IDF weights.
+
+        ``terms``: the text's tokens when the caller already has them."""
         ids: dict[str, int | None] = {}
         weights: dict[str, float] = {}
-        for term in content_terms(text):
+        # sorted: the weights are summed in this order, the same in every process
+        for term in sorted(content_terms(text) if terms is None else set(terms)):
             term_id = self.index.term_id(term)
             ids[term] = term_id
             unseen = term_id is None
@@ -100,10 +117,18 @@ class Engine:
         in_corpus = all(module in self.symbols for module in claim_set.imported_modules)
         own = claim_set.defined_names
         checks = [[self._check(ref, in_corpus, own) for ref in claim.symbols] for claim in claims]
-        candidates = self._retrieve(claims, checks, top_k=top_k)
+        plain_terms = [tokenize(claim.plain) for claim in claims]
+        # Code that only uses documented names is judged from the symbol table: no BM25.
+        searched = [not settled_by_symbols(claim, claim_checks)
+                    for claim, claim_checks in zip(claims, checks, strict=True)]
+        candidates = self._retrieve(claims, plain_terms, checks, searched, top_k=top_k)
+        terms = [self.claim_terms(claim.plain, terms=t)
+                 for claim, t in zip(claims, plain_terms, strict=True)]
+        coverages = coverage_batch(terms, [[c.terms for c in cands] for cands in candidates])
         results = []
-        for claim, claim_checks, cands in zip(claims, checks, candidates, strict=True):
-            judgement = judge(claim, self.claim_terms(claim.plain), claim_checks, cands)
+        for claim, claim_terms, claim_checks, cands, covs in zip(
+                claims, terms, checks, candidates, coverages, strict=True):
+            judgement = judge(claim, claim_terms, claim_checks, cands, coverages=covs)
             results.append(_claim_json(claim, claim_checks, judgement))
         summary = {"claims": len(results), **dict.fromkeys(VERDICTS, 0)}
         for result in results:
@@ -125,21 +150,25 @@ class Engine:
             return self.symbols.check_method_anywhere(ref) or result
         return result
 
-    def _query_terms(self, claim: Claim) -> list[str]:
+    def _query_terms(self, claim: Claim, plain_terms: list[str]) -> list[str]:
         """The claim's rarest terms: common ones ("return", "file") touch most postings of
         the index and barely change which passages rank first."""
-        terms = tokenize(_query_text(claim))
+        terms = plain_terms + tokenize(" ".join(ref.name for ref in claim.symbols))
         distinct = {t for t in terms if self.index.term_id(t) is not None}
         if len(distinct) <= QUERY_TERMS:
             return terms
-        rarest = sorted(distinct, key=lambda t: -self.index.idf[self.index.term_id(t)])
+        # ties broken by the term itself: set order varies with the process's hash seed
+        rarest = sorted(distinct, key=lambda t: (-self.index.idf[self.index.term_id(t)], t))
         keep = set(rarest[:QUERY_TERMS])
         return [t for t in terms if t in keep]
 
-    def _retrieve(self, claims: list[Claim], checks: list[list[SymbolCheck]], *, top_k: int
+    def _retrieve(self, claims: list[Claim], plain_terms: list[list[str]],
+                  checks: list[list[SymbolCheck]], searched: list[bool], *, top_k: int
                   ) -> list[list[Candidate]]:
-        """BM25 top-k for all claims in one batch, plus the passages documenting their symbols."""
-        queries = [self._query_terms(claim) for claim in claims]
+        """BM25 top-k for the ``searched`` claims in one batch, plus the passages documenting
+        every claim's symbols (their ``bm25`` is 0 unless BM25 ranked them too)."""
+        queries = [self._query_terms(claim, terms) if search else []
+                   for claim, terms, search in zip(claims, plain_terms, searched, strict=True)]
         ranked = self.index.search_terms(queries, k=top_k)
         out: list[list[Candidate]] = []
         for hits, claim_checks in zip(ranked, checks, strict=True):
@@ -154,11 +183,6 @@ class Engine:
                      for index, score in wanted]
             out.append(cands)
         return out
-
-
-def _query_text(claim: Claim) -> str:
-    names = " ".join(ref.name for ref in claim.symbols)
-    return f"{claim.plain} {names}"
 
 
 def _claim_json(claim: Claim, checks: list[SymbolCheck], judgement: Any) -> dict[str, Any]:

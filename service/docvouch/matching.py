@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import quote
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -90,24 +89,8 @@ class ClaimTerms:
         return passage_terms[at] == self._known_ids
 
     def coverage_many(self, passages: list[np.ndarray]) -> list[float]:
-        """Coverage of several passages in one vectorised pass (numpy per-call overhead
-        would otherwise dominate: a claim meets a dozen candidates)."""
-        if not self._total or not passages:
-            return [0.0] * len(passages)
-        if not len(self._known_ids):
-            return [0.0] * len(passages)
-        lengths = np.fromiter((len(p) for p in passages), dtype=np.int64, count=len(passages))
-        if not lengths.sum():
-            return [0.0] * len(passages)
-        flat = np.concatenate(passages)
-        at = np.searchsorted(self._known_ids, flat)
-        at[at == len(self._known_ids)] = 0
-        weights = np.where(self._known_ids[at] == flat, self._known_weights[at], 0.0)
-        sums = np.zeros(len(passages))
-        nonempty = lengths > 0
-        starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))[nonempty]
-        sums[nonempty] = np.add.reduceat(weights, starts)
-        return (sums / self._total).tolist()
+        """Coverage of several passages (see :func:`coverage_batch`)."""
+        return coverage_batch([self], [passages])[0]
 
     def coverage(self, passage_terms: np.ndarray) -> float:
         if not self._total:
@@ -117,6 +100,43 @@ class ClaimTerms:
     def missing(self, passage_terms: np.ndarray) -> set[str]:
         held_ids = set(self._known_ids[self._held(passage_terms)].tolist())
         return {t for t, i in self.ids.items() if i not in held_ids}
+
+
+def coverage_batch(claims: list[ClaimTerms], passages: list[list[np.ndarray]]
+                   ) -> list[list[float]]:
+    """``claims[i]``'s coverage of each of ``passages[i]``, for every claim in one pass.
+
+    Claim by claim, numpy's per-call overhead is most of the cost (an answer has a couple of
+    dozen claims with a dozen candidates each), so every claim's term ids are shifted into a
+    key range of their own and the whole answer is one sorted look-up and one sum.
+    """
+    segments = [len(p) for p in passages]
+    out: list[list[float]] = [[0.0] * n for n in segments]
+    arrays = [arr for group in passages for arr in group]
+    if not arrays:
+        return out
+    lengths = np.fromiter((len(a) for a in arrays), dtype=np.int64, count=len(arrays))
+    if not lengths.sum():
+        return out
+    owner = np.repeat(np.arange(len(claims), dtype=np.int64), segments)  # claim of each passage
+    keys = np.concatenate([(np.int64(i) << 32) + c._known_ids for i, c in enumerate(claims)])
+    weights = np.concatenate([c._known_weights for c in claims])
+    flat = (np.repeat(owner, lengths) << 32) + np.concatenate(arrays).astype(np.int64)
+    if len(keys):
+        at = np.searchsorted(keys, flat)
+        at[at == len(keys)] = 0
+        held = np.where(keys[at] == flat, weights[at], 0.0)
+    else:
+        held = np.zeros(len(flat))
+    sums = np.bincount(np.repeat(np.arange(len(arrays)), lengths), weights=held,
+                       minlength=len(arrays))
+    totals = np.array([c._total for c in claims], dtype=np.float64)[owner]
+    shares = np.divide(sums, totals, out=np.zeros_like(sums), where=totals > 0).tolist()
+    start = 0
+    for group, n in zip(out, segments, strict=True):
+        group[:] = shares[start:start + n]
+        start += n
+    return out
 
 
 @dataclass(slots=True)
@@ -140,9 +160,12 @@ class _Scored:
 
 
 def judge(claim: Claim, terms: ClaimTerms, checks: list[SymbolCheck],
-          candidates: list[Candidate], *, max_evidence: int = 3) -> Judgement:
-    """The verdict for one claim."""
-    scored = _score_candidates(claim, terms, candidates)
+          candidates: list[Candidate], *, max_evidence: int = 3,
+          coverages: list[float] | None = None) -> Judgement:
+    """The verdict for one claim (``coverages``: of each candidate, when batched already)."""
+    if coverages is None:
+        coverages = terms.coverage_many([cand.terms for cand in candidates])
+    scored = _score_candidates(claim, coverages, candidates)
     evidence = [_evidence(s, claim) for s in scored[:max_evidence] if s.match > 0.2]
     bad = [c for c in checks if c.contradicts]
     if bad:
@@ -160,6 +183,17 @@ def judge(claim: Claim, terms: ClaimTerms, checks: list[SymbolCheck],
     if claim.kind in ("code", "command") or (checks and not _has_prose_content(claim)):
         return _judge_code(found, unverified, best, evidence, candidates)
     return _judge_prose(terms, found, unverified, best, evidence, candidates)
+
+
+def settled_by_symbols(claim: Claim, checks: list[SymbolCheck]) -> bool:
+    """Code whose every name is documented, with no version or default to compare: ``judge``
+    calls it supported from the symbol table alone, so retrieval can skip it (its evidence
+    is the symbols' own passages, which the caller always supplies)."""
+    if not checks or claim.versions or _DEFAULT_WORD_RE.search(claim.text):
+        return False
+    if any(c.status != "found" for c in checks) or all(c.evidence_symbol is None for c in checks):
+        return False
+    return claim.kind in ("code", "command") or not _has_prose_content(claim)
 
 
 def _judge_code(found: list[SymbolCheck], unverified: list[SymbolCheck], best: _Scored | None,
@@ -220,10 +254,9 @@ def _strip_code(text: str) -> str:
     return re.sub(r"`[^`]*`", " ", text)
 
 
-def _score_candidates(claim: Claim, terms: ClaimTerms, candidates: list[Candidate]
+def _score_candidates(claim: Claim, coverages: list[float], candidates: list[Candidate]
                       ) -> list[_Scored]:
     needle = claim.plain.lower()
-    coverages = terms.coverage_many([cand.terms for cand in candidates])
     covered = [(cov, cand) for cov, cand in zip(coverages, candidates, strict=True) if cov > 0]
     # Alignment is the expensive signal (~30 µs per 1,200 characters): only the passages
     # that already cover the claim best get it.
@@ -431,14 +464,19 @@ def _clip(text: str, start: int, end: int) -> str:
     return ("… " if lo > 0 else "") + snippet + (" …" if hi < len(text) else "")
 
 
+# Percent-encoding of a text directive: unreserved characters stay, everything else
+# (including "-", "&" and ",", which are syntax inside a directive) becomes %XX. A table
+# look-up per byte is twice as fast as urllib's quote, and every evidence link needs one.
+_FRAGMENT_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.~")
+_FRAGMENT_BYTE = [chr(b) if b in _FRAGMENT_SAFE else f"%{b:02X}" for b in range(256)]
+
+
 def with_text_fragment(url: str, snippet: str, *, words: int = 6) -> str:
     """``url`` plus a ``:~:text=`` directive for the first words of the snippet."""
     plain = [w for w in snippet.replace("…", " ").split() if w.strip()][:words]
     if not plain:
         return url
-    directive = quote(" ".join(plain), safe="")
-    # "-", "&" and "," are syntax inside a text directive: percent-encode them too
-    directive = directive.replace("-", "%2D")
+    directive = "".join([_FRAGMENT_BYTE[b] for b in " ".join(plain).encode("utf-8")])
     joiner = ":~:text=" if "#" in url else "#:~:text="
     return f"{url}{joiner}{directive}"
 
