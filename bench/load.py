@@ -12,21 +12,30 @@ request as soon as the previous one is answered. Two workloads, labelled in the 
 A 503 is counted apart from errors; the client then waits for its Retry-After, as the
 extension does. Errors are every other non-200 status and every transport failure.
 
+The load generator shares the 2 cores with the service. ``--client wrk`` drives the same
+requests with wrk (``bench/load.lua``), which costs the machine far less CPU per request
+than the Python client. ``--rate`` adds open-loop rows: requests are sent on a fixed
+schedule (at most ``concurrency`` in flight) and latency counts from the scheduled time,
+so a slow server cannot hide its queueing (no coordinated omission).
+
     python bench/load.py                       # 2 workers, c = 1, 16, 256
-    python bench/load.py --write bench/RESULTS.md
+    python bench/load.py --client wrk --rate 100 --write bench/RESULTS.md
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -65,6 +74,9 @@ class Result:
     busy: int = 0  # 503
     errors: int = 0
     error_kinds: dict[str, int] = field(default_factory=dict)
+    client: str = "python"
+    answered: int | None = None  # 200s, when the client reports counts instead of samples
+    fixed_ms: dict[float, float] = field(default_factory=dict)  # percentile -> ms (wrk)
 
     def error(self, kind: str) -> None:
         self.errors += 1
@@ -72,21 +84,27 @@ class Result:
 
     @property
     def rate(self) -> float:
-        return len(self.latencies) / self.seconds
+        return self.count / self.seconds
+
+    @property
+    def count(self) -> int:
+        return len(self.latencies) if self.answered is None else self.answered
 
     def percentile_ms(self, q: float) -> float:
+        if q in self.fixed_ms:
+            return self.fixed_ms[q]
         lat = sorted(self.latencies)
         return lat[min(len(lat) - 1, int(len(lat) * q))] * 1000 if lat else float("nan")
 
     def row(self) -> str:
         engine = f"{statistics.median(self.engine_ms):.1f}" if self.engine_ms else "–"
-        return (f"| {self.workload} | {self.concurrency} | {self.rate:,.1f} | "
+        return (f"| {self.workload} | {self.client} | {self.concurrency} | {self.rate:,.1f} | "
                 f"{self.percentile_ms(0.5):.1f} | {self.percentile_ms(0.99):.1f} | {engine} | "
-                f"{len(self.latencies):,} | {self.busy:,} | {self.errors:,} |")
+                f"{self.count:,} | {self.busy:,} | {self.errors:,} |")
 
 
-HEADER = ("| workload | concurrency | answers/s | p50 ms | p99 ms | engine p50 ms | 200s | 503s "
-          "| errors |\n|---|---|---|---|---|---|---|---|---|")
+HEADER = ("| workload | client | concurrency | answers/s | p50 ms | p99 ms | engine p50 ms | 200s "
+          "| 503s | errors |\n|---|---|---|---|---|---|---|---|---|---|")
 ENGINE_RE = re.compile(r"engine;dur=([0-9.]+)")
 
 
@@ -141,6 +159,93 @@ async def run_level(url: str, answer: str, workload: str, concurrency: int, seco
     return result
 
 
+async def run_open_loop(url: str, answer: str, rate: float, concurrency: int, seconds: float,
+                        warmup_s: float) -> Result:
+    """Distinct answers sent every 1/``rate`` s, at most ``concurrency`` in flight; a request
+    that waits for a free slot counts that wait in its latency."""
+    result = Result(f"distinct @ {rate:g}/s", concurrency, seconds)
+    connector = aiohttp.TCPConnector(limit=0)
+    slots = asyncio.Semaphore(concurrency)
+    start = time.perf_counter() + warmup_s
+    end = start + seconds
+    first = time.perf_counter()
+
+    async def one(session: aiohttp.ClientSession, n: int, scheduled: float) -> None:
+        async with slots:
+            body = {"text": f"Variant open {n}.\n\n{answer}", "source": {"site": "bench"}}
+            try:
+                async with session.post(url + "/v1/verify", json=body) as response:
+                    await response.read()
+                    status = response.status
+                    timing = response.headers.get("Server-Timing", "")
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                if start <= scheduled <= end:
+                    result.error(type(exc).__name__)
+                return
+        if not start <= scheduled <= end:
+            return
+        if status == 200:
+            result.latencies.append(time.perf_counter() - scheduled)
+            engine = ENGINE_RE.search(timing)
+            if engine:
+                result.engine_ms.append(float(engine.group(1)))
+        elif status == 503:
+            result.busy += 1
+        else:
+            result.error(f"HTTP {status}")
+
+    async with aiohttp.ClientSession(connector=connector,
+                                     timeout=aiohttp.ClientTimeout(total=30)) as session:
+        tasks = []
+        n = 0
+        while (scheduled := first + n / rate) < end:
+            await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+            tasks.append(asyncio.ensure_future(one(session, n, scheduled)))
+            n += 1
+        await asyncio.gather(*tasks)
+    return result
+
+
+WRK_SCRIPT = HERE / "load.lua"
+
+
+def run_wrk(url: str, answer: str, workload: str, concurrency: int, seconds: float,
+            warmup_s: float) -> Result:
+    """The same closed loop driven by wrk: one thread, ``concurrency`` connections."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("--client wrk needs wrk (Debian: apt-get install wrk)")
+    with tempfile.NamedTemporaryFile("w", suffix=".md", encoding="utf-8") as fh:
+        fh.write(answer)
+        fh.flush()
+        env = {**os.environ, "DOCVOUCH_LOAD_ANSWER": fh.name,
+               "DOCVOUCH_LOAD_WORKLOAD": workload}
+
+        def wrk(duration: float) -> dict:
+            done = subprocess.run(
+                ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(duration))}s",
+                 "--timeout", "30s", "-s", str(WRK_SCRIPT), url + "/v1/verify"],
+                env=env, capture_output=True, text=True, check=True)
+            line = next(ln for ln in done.stdout.splitlines() if ln.startswith("DOCVOUCH-LOAD "))
+            return json.loads(line.split(" ", 1)[1])
+
+        if warmup_s > 0:
+            wrk(warmup_s)
+        report = wrk(seconds)
+    statuses = {int(k): v for k, v in report["statuses"].items()}
+    result = Result(workload, concurrency, report["duration_us"] / 1e6, client="wrk",
+                    answered=statuses.get(200, 0), busy=statuses.get(503, 0),
+                    fixed_ms={0.5: report["p50_us"] / 1000, 0.99: report["p99_us"] / 1000})
+    for status, n in statuses.items():
+        if status not in (200, 503):
+            result.errors += n
+            result.error_kinds[f"HTTP {status}"] = n
+    for kind, n in report["errors"].items():
+        if n:  # connect, read, write errors and timeouts
+            result.errors += n
+            result.error_kinds[kind] = n
+    return result
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -183,10 +288,18 @@ async def main_async(args: argparse.Namespace) -> str:
         results = []
         for workload in args.workloads:
             for concurrency in args.concurrency:
-                result = await run_level(url, answer, workload, concurrency, args.seconds,
-                                         args.warmup)
+                if args.client == "wrk":
+                    result = await asyncio.to_thread(run_wrk, url, answer, workload,
+                                                     concurrency, args.seconds, args.warmup)
+                else:
+                    result = await run_level(url, answer, workload, concurrency, args.seconds,
+                                             args.warmup)
                 print(result.row(), result.error_kinds or "", file=sys.stderr, flush=True)
                 results.append(result)
+        for rate in args.rate:
+            result = await run_open_loop(url, answer, rate, 16, args.seconds, args.warmup)
+            print(result.row(), result.error_kinds or "", file=sys.stderr, flush=True)
+            results.append(result)
     finally:
         if process is not None:
             process.send_signal(signal.SIGTERM)
@@ -247,6 +360,11 @@ def main() -> None:
                         default=["distinct", "cached"])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--client", choices=("python", "wrk"), default="python",
+                        help="closed-loop load generator (wrk costs the shared cores less)")
+    parser.add_argument("--rate", type=float, nargs="*", default=[],
+                        help="also send distinct answers open-loop at these rates (per s), "
+                             "at most 16 in flight")
     parser.add_argument("--write", type=Path, help="update this RESULTS.md section")
     args = parser.parse_args()
     section = asyncio.run(main_async(args))
