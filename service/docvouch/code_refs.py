@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from types import MappingProxyType
 
 RefKind = str  # "call" | "attribute" | "import" | "module" | "mention" | "flag"
 
@@ -94,7 +95,7 @@ _PY_DASH_M_RE = re.compile(r"\bpython(?:3(?:\.\d+)?)?\s+(?:-\w+\s+)*-m\s+([A-Za-
 _FLAG_RE = re.compile(r"(?<!\S)(--?[A-Za-z][\w-]*)")
 
 
-def import_aliases(code: str) -> dict[str, str]:
+def import_aliases(code: str) -> Mapping[str, str]:
     """Local name → dotted target for every import in ``code`` (empty if it does not parse)."""
     tree = _parse(code)
     if tree is None:
@@ -127,7 +128,10 @@ def learn_names(blocks: list[str], ctx: RefContext) -> None:
     ctx.variables.pop("self", None)
 
 
-def _aliases_of(tree: ast.Module) -> dict[str, str]:
+@lru_cache(maxsize=512)
+def _aliases_of(tree: ast.Module) -> Mapping[str, str]:
+    """Imports of a parsed snippet (read for imports, names and claims: computed once;
+    read-only, as the tree it comes from is shared)."""
     aliases: dict[str, str] = {}
     for node in _tree_nodes(tree):
         if isinstance(node, ast.Import):
@@ -141,7 +145,7 @@ def _aliases_of(tree: ast.Module) -> dict[str, str]:
             for alias in node.names:
                 if alias.name != "*":
                     aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
-    return aliases
+    return MappingProxyType(aliases)
 
 
 def walk(node: ast.AST) -> list[ast.AST]:
@@ -172,6 +176,7 @@ def clear_caches() -> None:
     """Forget parsed snippets (benchmarks measure answers the process has not seen)."""
     _parse.cache_clear()
     _tree_nodes.cache_clear()
+    _aliases_of.cache_clear()
 
 
 @lru_cache(maxsize=512)
@@ -197,7 +202,7 @@ def dotted_name(node: ast.AST) -> str | None:
 
 
 class _RefCollector:
-    def __init__(self, ctx: RefContext, aliases: dict[str, str]) -> None:
+    def __init__(self, ctx: RefContext, aliases: Mapping[str, str]) -> None:
         self.ctx = ctx
         self.aliases = {**ctx.aliases, **aliases}
         self.variables = ctx.variables  # shared: a later block uses an earlier block's names
