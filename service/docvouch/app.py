@@ -32,6 +32,7 @@ from docvouch.errors import DocVouchError, ForbiddenError
 from docvouch.keys import (
     ADMIN_KEYS,
     API_KEYS,
+    BODIES,
     CACHE,
     DEADLINE,
     LOADER,
@@ -49,6 +50,7 @@ from docvouch.metrics import Metrics
 from docvouch.openapi import openapi_bytes
 from docvouch.pool import WorkerPool
 from docvouch.settings import Settings
+from docvouch.validation import BodyBudget
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
@@ -90,6 +92,7 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS] = Metrics()
     app[CACHE] = ResultCache(max_entries=settings.cache_entries,
                              max_bytes=settings.cache_max_bytes)
+    app[BODIES] = BodyBudget((settings.queue_max + settings.workers) * settings.max_body_bytes)
     app[API_KEYS] = KeyRing(settings.api_keys)
     app[ADMIN_KEYS] = KeyRing(settings.admin_keys)
     app[STATIC] = _load_static()
@@ -124,6 +127,10 @@ def _register_gauges(app: web.Application) -> None:
                        gen_value("waiting"))
     metrics.gauge_from("docvouch_workers_busy", "Workers running a job.", gen_value("busy"))
     metrics.gauge_from("docvouch_workers_alive", "Live worker processes.", gen_value("alive"))
+    metrics.gauge_from("docvouch_request_body_bytes",
+                       "Bytes of request bodies admitted and not yet answered (budget: "
+                       "(queue_max + workers) × max_body_bytes).",
+                       lambda: float(app[BODIES].held))
     metrics.gauge_from("docvouch_cache_entries", "Results in the verify cache.",
                        lambda: float(len(cache)))
     metrics.gauge_from("docvouch_cache_bytes", "Serialised size of the cached results.",

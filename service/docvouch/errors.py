@@ -76,6 +76,7 @@ class InputTooLargeError(InputError):
 #   DocVouchError
 #   ├── InputError (400)
 #   │   ├── InvalidJSONError (400)          not JSON, not UTF-8, or nested too deep
+#   │   ├── BodyTimeoutError (408)          the body did not arrive within the deadline
 #   │   ├── SchemaError (422)               valid JSON that breaks the schema; names the field
 #   │   │   └── UnknownCorpusError (422)    options.corpus names no loaded corpus
 #   │   ├── PayloadTooLargeError (413)
@@ -93,6 +94,14 @@ class InputTooLargeError(InputError):
 class InvalidJSONError(InputError):
     code = "invalid_json"
     title = "Invalid JSON"
+
+
+class BodyTimeoutError(InputError):
+    """The client did not send its whole body before the request's deadline (slow or stalled)."""
+
+    status = 408
+    code = "request_timeout"
+    title = "Request timeout"
 
 
 class SchemaError(InputError):

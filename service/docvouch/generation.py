@@ -13,6 +13,9 @@
   still busy ``HANG_GRACE_S`` past its job's deadline is killed and replaced.
 * A job whose caller has gone (disconnect, deadline) is skipped if it has not started, and
   its result discarded if it has.
+* A job is priced by its length (``units``) at the recent seconds per unit; one that is
+  taken with too little of its deadline left to finish is refused as overload (503)
+  instead of being run into a 504.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from docvouch.errors import (
     DocVouchError,
     IndexMissingError,
     NotReadyError,
+    OverloadedError,
     WorkerLostError,
 )
 from docvouch.logs import get_logger
@@ -38,6 +42,10 @@ from docvouch.settings import Settings
 from docvouch.workers import RemoteError, Worker, spawn_worker
 
 HANG_GRACE_S = 2.0  # past its deadline by this much, a job counts as hung: kill the worker
+CHARS_PER_UNIT = 1000  # a job's expected cost: one unit, plus one per 1,000 answer characters
+# A job must start with this many times its expected run time left before its deadline;
+# later, it is refused as overload (503) rather than run into a 504.
+START_MARGIN = 2.0
 RESPAWN_BACKOFF_S = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 log = get_logger("docvouch.workers")
 
@@ -53,6 +61,12 @@ class Job:
     future: asyncio.Future[Any]
     started: bool = False
 
+    @property
+    def units(self) -> float:
+        """Expected cost relative to other jobs: grows with the answer (or query) length."""
+        text = self.args.get("text") or self.args.get("query") or ""
+        return 1.0 + len(text) / CHARS_PER_UNIT
+
 
 class Generation:
     """Workers that all mapped the same builds, with the queue that feeds them."""
@@ -67,7 +81,11 @@ class Generation:
         self.alive = 0
         self.corpora: dict[str, dict[str, Any]] = {}
         self.errors: dict[str, str] = {}
-        self.service_s = 0.05  # moving average of job time, for Retry-After
+        # Seconds per cost unit (recent jobs), and the units queued and running: a burst
+        # of maximum-size answers after small ones is priced by its size at once.
+        self.unit_s = 0.005
+        self.queued_units = 0.0
+        self.running_units = 0.0
         self._on_restart = on_restart
         self._slots: list[asyncio.Task[None]] = []
         self._workers: list[Worker | None] = []
@@ -108,6 +126,7 @@ class Generation:
 
     def submit(self, job: Job) -> None:
         self.waiting += 1
+        self.queued_units += job.units
         self._idle.clear()
         job.future.add_done_callback(lambda _f: self._dropped(job))
         self.queue.put_nowait(job)
@@ -116,6 +135,7 @@ class Generation:
         if not job.started:  # finished before a worker took it: cancelled or expired
             job.started = True
             self.waiting -= 1
+            self.queued_units -= job.units
             self._check_idle()
 
     def _check_idle(self) -> None:
@@ -123,8 +143,24 @@ class Generation:
             self._idle.set()
 
     def expected_wait_s(self) -> float:
-        """How long a job queued now would likely wait, from the recent average job time."""
-        return (self.waiting + self.busy) * self.service_s / max(1, self.alive)
+        """How long a job queued now would likely wait: the work queued and running, at the
+        recent average time per unit (running jobs count whole: an upper estimate)."""
+        return (self.queued_units + self.running_units) * self.unit_s / max(1, self.alive)
+
+    def expected_run_s(self, job: Job) -> float:
+        """How long ``job`` would likely take on a worker."""
+        return job.units * self.unit_s
+
+    def latest_start(self, job: Job) -> float | None:
+        """When ``job`` must start to likely finish by its deadline (``loop.time()``).
+
+        None when even a whole ``request_deadline_s`` would be too short for it: then the
+        time was not lost to other work, and only the deadline decides (504).
+        """
+        needed = START_MARGIN * self.expected_run_s(job)
+        if needed > self.settings.request_deadline_s:
+            return None
+        return job.deadline - needed
 
     def retry_after_s(self) -> int:
         """Seconds until the queue has likely drained, for the Retry-After header."""
@@ -141,13 +177,24 @@ class Generation:
             job = await self.queue.get()
             if job.future.done():
                 continue  # its caller is gone; _dropped() has done (or will do) the counting
+            start_by = self.latest_start(job)
+            if start_by is not None and asyncio.get_running_loop().time() > start_by:
+                # Too little time is left (spent waiting, or receiving the body) to finish
+                # it: refuse it as overload; _dropped() does the counting.
+                _fail(job, OverloadedError("no worker became free in time for this request; "
+                                           "try again shortly",
+                                           retry_after_s=self.retry_after_s()))
+                continue
             job.started = True
             self.waiting -= 1
             self.busy += 1
+            self.queued_units -= job.units
+            self.running_units += job.units
             try:
                 await self._run_job(slot, job)
             finally:
                 self.busy -= 1
+                self.running_units -= job.units
                 self._check_idle()
 
     async def _run_job(self, slot: int, job: Job) -> None:
@@ -172,7 +219,10 @@ class Generation:
             _fail(job, WorkerLostError("the worker process died while handling this request; "
                                        "it is being replaced", retry_after_s=1))
             return
-        self.service_s = 0.8 * self.service_s + 0.2 * (time.perf_counter() - started)
+        # Up at once to a slower job's rate, down gradually: refusing early costs a retry,
+        # admitting what cannot finish costs a worker's time and a 504.
+        rate = (time.perf_counter() - started) / job.units
+        self.unit_s = max(rate, 0.8 * self.unit_s + 0.2 * rate)
         if job.future.done():
             return  # the caller left; the result is discarded
         if "ok" in reply:

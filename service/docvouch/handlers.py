@@ -19,6 +19,7 @@ from docvouch.cache import cache_key
 from docvouch.engine import normalise_text
 from docvouch.errors import DeadlineExceededError, NotReadyError
 from docvouch.keys import (
+    BODIES,
     CACHE,
     DEADLINE,
     LOG_EXTRA,
@@ -29,7 +30,7 @@ from docvouch.keys import (
     STARTED,
     STATIC,
 )
-from docvouch.validation import parse_search, parse_verify, read_json
+from docvouch.validation import check_body_headers, parse_search, parse_verify, read_json
 
 T = TypeVar("T")
 PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -60,10 +61,19 @@ def _ms(started: float) -> float:
 
 async def verify(request: web.Request) -> web.Response:
     """POST /v1/verify: every claim of an answer with a verdict and evidence."""
+    app = request.app
+    size = check_body_headers(request, max_bytes=app[SETTINGS].max_body_bytes)
+    # The body's bytes count against the budget from before it is read until the answer.
+    with app[BODIES].reserve(size, retry_after_s=app[POOL].retry_after_s()):
+        return await _verify(request)
+
+
+async def _verify(request: web.Request) -> web.Response:
     started = time.perf_counter()
     app = request.app
     settings, pool, cache = app[SETTINGS], app[POOL], app[CACHE]
-    body = parse_verify(await read_json(request, max_bytes=settings.max_body_bytes), settings)
+    body = parse_verify(await read_json(request, max_bytes=settings.max_body_bytes,
+                                        deadline=request[DEADLINE]), settings)
     corpus = pool.pick_corpus(body.corpus)
     text = normalise_text(body.text)
     args = {"text": text, "top_k": body.top_k, "max_claims": body.max_claims,
@@ -80,15 +90,15 @@ async def verify(request: web.Request) -> web.Response:
     metrics = app[METRICS]
     if state != "off":
         metrics.cache.labels(state).inc()
-    metrics.observe_result(result)
+    metrics.observe_result(result.summary)
     request[LOG_EXTRA].update(corpus=corpus, cache=state, chars=len(text),
-                              summary=result.get("summary"), site=body.site)
+                              summary=result.summary, site=body.site)
     if settings.log_answers:
         request[LOG_EXTRA]["answer"] = text
-    engine_ms = result.get("took_ms", 0)
-    return json_response({**result, "took_ms": _ms(started)}, headers={
+    return web.Response(body=result.response_body(_ms(started)), headers={
+        "Content-Type": "application/json", "Cache-Control": "no-store",
         "X-DocVouch-Cache": state,
-        "Server-Timing": f'engine;dur={engine_ms}, cache;desc="{state}"'})
+        "Server-Timing": f'engine;dur={result.engine_ms}, cache;desc="{state}"'})
 
 
 async def search(request: web.Request) -> web.Response:

@@ -11,10 +11,12 @@ from docvouch.cache import ResultCache
 from docvouch.metrics import Metrics
 from docvouch.pool import WorkerPool
 from docvouch.settings import Settings
+from docvouch.validation import BodyBudget
 
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
 CACHE = web.AppKey("cache", ResultCache)
+BODIES = web.AppKey("bodies", BodyBudget)
 API_KEYS = web.AppKey("api_keys", KeyRing)
 ADMIN_KEYS = web.AppKey("admin_keys", KeyRing)
 POOL = web.AppKey("pool", WorkerPool)

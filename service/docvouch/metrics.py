@@ -82,8 +82,8 @@ class Metrics:
         self.requests.labels(route, method, str(status)).inc()
         self.latency.labels(route, method).observe(seconds)
 
-    def observe_result(self, result: Mapping[str, Any]) -> None:
-        summary = result.get("summary") or {}
+    def observe_result(self, summary: Mapping[str, Any]) -> None:
+        """Verdict and claim counts of one answer (its ``summary``)."""
         for verdict in VERDICTS:
             count = summary.get(verdict, 0)
             if count:

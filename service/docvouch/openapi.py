@@ -26,7 +26,8 @@ def _ref(name: str) -> dict[str, str]:
 def _problems(*statuses: int) -> dict[str, Any]:
     text = {400: "Malformed JSON, not UTF-8, or nested too deep", 401: "Missing or invalid "
             "API key", 403: "Valid key without the right, or a foreign origin",
-            404: "Unknown path", 405: "Wrong method", 413: "Body over max_body_bytes",
+            404: "Unknown path", 405: "Wrong method", 408: "The body did not arrive within "
+            "request_deadline_s", 413: "Body over max_body_bytes",
             415: "Body is not application/json", 422: "JSON that breaks the schema (the "
             "problem names the field)", 503: "Overloaded, not ready, or a worker died: "
             "retry after Retry-After seconds", 504: "No result within request_deadline_s"}
@@ -183,7 +184,7 @@ def _paths(settings: Settings) -> dict[str, Any]:
             "requestBody": {"required": True, "content": {
                 "application/json": {"schema": _ref("VerifyRequest")}}},
             "responses": {"200": _json("VerifyResponse", "Verdicts with evidence"),
-                          **_problems(400, 401, 413, 415, 422, 503, 504)}}},
+                          **_problems(400, 401, 408, 413, 415, 422, 503, 504)}}},
         "/v1/search": {"get": {
             "operationId": "search", "summary": "Passages ranked for a query",
             "security": key,

@@ -214,6 +214,10 @@ class WorkerPool:
                                      f"available: {', '.join(loaded)}", available=loaded)
         return name
 
+    def retry_after_s(self) -> int:
+        """Seconds until the queue has likely drained (1 while nothing is loaded)."""
+        return self.generation.retry_after_s() if self.generation is not None else 1
+
     def ready_generation(self) -> Generation:
         gen = self.generation
         if gen is None or self.state != "ready":
@@ -222,23 +226,31 @@ class WorkerPool:
 
     async def submit(self, op: str, corpus: str, args: dict[str, Any], *, deadline: float
                      ) -> Any:
-        """Run ``op`` on a worker; OverloadedError at once if too many are waiting."""
+        """Run ``op`` on a worker; OverloadedError (503) rather than a later 504 when too many
+        are waiting, or when this job would not get a worker in time to finish."""
         gen = self.ready_generation()
         idle = max(0, gen.alive - gen.busy)
         if gen.waiting >= self.settings.queue_max + idle:
             raise OverloadedError(
                 f"{gen.waiting} requests are already waiting for a worker; try again shortly",
                 retry_after_s=gen.retry_after_s())
-        # Refuse now what would only time out later: the queue ahead of this job, at the
-        # recent average job time, would outlast the request's deadline.
-        remaining = deadline - asyncio.get_running_loop().time()
-        if gen.waiting and gen.expected_wait_s() > remaining:
+        # Refuse now what would only time out later: the work queued ahead of this job, at
+        # the recent time per unit, would leave too little of the deadline to run it.
+        loop = asyncio.get_running_loop()
+        job = Job(op, corpus, args, deadline, loop.create_future())
+        start_by = gen.latest_start(job)
+        limit = start_by if start_by is not None else deadline
+        if gen.waiting + gen.busy >= gen.alive and loop.time() + gen.expected_wait_s() > limit:
             raise OverloadedError(
                 f"the queue ahead would take about {gen.expected_wait_s():.1f} s, past this "
                 "request's deadline; try again shortly", retry_after_s=gen.retry_after_s())
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        gen.submit(Job(op, corpus, args, deadline, future))
-        return await future
+        gen.submit(job)
+        try:
+            await _wait_for_start(gen, job)
+            return await job.future
+        except asyncio.CancelledError:
+            job.future.cancel()  # the caller left: drop the job if it is still queued
+            raise
 
     # --- shutdown ------------------------------------------------------------------------
 
@@ -251,3 +263,24 @@ class WorkerPool:
         self.generation = None
         await asyncio.gather(*(g.close(drain_s=drain_s) for g in gens), *self._retiring,
                              return_exceptions=True)
+
+
+async def _wait_for_start(gen: Generation, job: Job) -> None:
+    """Wait until a worker takes ``job``; refuse it (503) once it could not finish in time.
+
+    The admission check in ``submit`` estimates from jobs that already ran; when the
+    machine slows down (a flood) they were priced too cheap and too many are queued. They
+    are refused here, or by the worker slot that takes one too late, as overload with
+    Retry-After, instead of failing with 504 at their deadline.
+    """
+    loop = asyncio.get_running_loop()
+    while not job.started:  # also set when the job's future finished before it started
+        start_by = gen.latest_start(job)
+        left = (start_by if start_by is not None else job.deadline) - loop.time()
+        if start_by is not None and left <= 0:
+            job.future.cancel()
+            raise OverloadedError(
+                "no worker became free in time for this request; try again shortly",
+                retry_after_s=gen.retry_after_s())
+        # Checked again at least every 0.25 s: the time per unit moves as jobs finish.
+        await asyncio.wait([job.future], timeout=min(max(left, 0.05), 0.25))

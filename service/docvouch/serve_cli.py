@@ -98,8 +98,12 @@ async def serve(settings: Any) -> None:
 
     log = get_logger("docvouch.serve")
     app = create_app(settings)
+    # keepalive_timeout: aiohttp's own default when no value is passed here is 3630 s, and
+    # its keep-alive timer is also the only limit on a client that never finishes its
+    # request headers.
     runner = web.AppRunner(app, handle_signals=False, access_log=None,
                            handler_cancellation=True,
+                           keepalive_timeout=settings.keepalive_timeout_s,
                            max_line_size=MAX_REQUEST_LINE_BYTES,
                            shutdown_timeout=settings.shutdown_timeout_s)
     await runner.setup()

@@ -82,7 +82,11 @@ class Settings:
     default_corpus: str = _setting(
         "python", "Corpus used when options.corpus is not given.")
     request_deadline_s: float = _setting(
-        10.0, "Time budget of one request, waiting included; past it, 504.", low=0.05, high=600)
+        10.0, "Time budget of one request, reading its body and waiting included; past it, "
+        "504 (408 if the body has not arrived).", low=0.05, high=600)
+    keepalive_timeout_s: float = _setting(
+        75.0, "An idle connection, or one whose request headers are still unfinished, is "
+        "closed after this long.", low=1, high=3600)
     shutdown_timeout_s: float = _setting(
         15.0, "On SIGTERM, how long in-flight requests may take to finish.", low=0, high=3600)
     worker_start_timeout_s: float = _setting(

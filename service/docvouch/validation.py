@@ -1,7 +1,8 @@
 """Reading and checking request input: capped JSON bodies and the v1 request schemas.
 
 Order of refusal, cheapest first: media type (415) before reading a byte, declared
-length (413) before reading, the running size of the (decompressed) body (413) while
+length (413) before reading, room in the body budget (503) before reading, the running
+size of the (decompressed) body (413) while reading, the request's deadline (408) while
 reading, JSON syntax / UTF-8 / depth (400, orjson refuses more than 1024 levels), then
 the schema (422, naming the field). Error messages describe values by type, never quote
 them: a hostile value must not end up in logs or be re-encoded in a response.
@@ -9,6 +10,9 @@ them: a hostile value must not end up in logs or be re-encoded in a response.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,8 +20,10 @@ import orjson
 from aiohttp import web
 
 from docvouch.errors import (
+    BodyTimeoutError,
     InputTooLargeError,
     InvalidJSONError,
+    OverloadedError,
     PayloadTooLargeError,
     SchemaError,
     UnsupportedMediaTypeError,
@@ -42,25 +48,45 @@ def is_json_type(content_type: str) -> bool:
     return kind == "application" and (sub == "json" or sub.endswith("+json"))
 
 
-async def read_json(request: web.Request, *, max_bytes: int) -> Any:
-    """The request body parsed as JSON, refusing early whatever cannot be JSON or is too big."""
+def check_body_headers(request: web.Request, *, max_bytes: int) -> int:
+    """Refuse from the headers alone (415, 413); else the most bytes the body can take."""
     if not request.headers.get("Content-Type") or not is_json_type(request.content_type):
         raise UnsupportedMediaTypeError(
             "send the body as JSON with 'Content-Type: application/json' "
             f"(got {request.content_type[:60]!r})")
     if request.charset and request.charset.lower() not in ("utf-8", "utf8"):
         raise UnsupportedMediaTypeError("JSON bodies must be UTF-8")
-    too_big = PayloadTooLargeError(f"the body is larger than {max_bytes:,} bytes",
-                                   limit=max_bytes)
     declared = request.content_length
     if declared is not None and declared > max_bytes:
-        raise too_big
+        raise _too_big(max_bytes)
+    if declared is None or request.headers.get("Content-Encoding"):
+        return max_bytes  # chunked or compressed: only the cap is known in advance
+    return declared
+
+
+def _too_big(max_bytes: int) -> PayloadTooLargeError:
+    return PayloadTooLargeError(f"the body is larger than {max_bytes:,} bytes", limit=max_bytes)
+
+
+async def read_json(request: web.Request, *, max_bytes: int, deadline: float) -> Any:
+    """The request body parsed as JSON, refusing early whatever cannot be JSON or is too big.
+
+    The body must have arrived by ``deadline`` (``loop.time()``, the request's own): a
+    client sending it slowly or not at all gets 408 instead of holding its connection and
+    its part of the body budget for ever.
+    """
+    check_body_headers(request, max_bytes=max_bytes)
     body = bytearray()
-    # Chunked and compressed bodies have no trustworthy length: count while reading.
-    async for chunk in request.content.iter_any():
-        body += chunk
-        if len(body) > max_bytes:
-            raise too_big
+    try:
+        async with asyncio.timeout_at(deadline):
+            # Chunked and compressed bodies have no trustworthy length: count while reading.
+            async for chunk in request.content.iter_any():
+                body += chunk
+                if len(body) > max_bytes:
+                    raise _too_big(max_bytes)
+    except TimeoutError:
+        raise BodyTimeoutError(f"the request body did not arrive within the request's "
+                               f"deadline ({len(body):,} bytes came)") from None
     if not body:
         raise InvalidJSONError("the body is empty; send a JSON object")
     try:
@@ -68,6 +94,33 @@ async def read_json(request: web.Request, *, max_bytes: int) -> Any:
     except orjson.JSONDecodeError as exc:
         raise InvalidJSONError(f"the body is not valid JSON (UTF-8, at most 1024 levels "
                                f"deep): {exc}") from exc
+
+
+class BodyBudget:
+    """Bytes of request bodies the service holds at once, from reading until the answer.
+
+    Bodies are read before the queue can refuse their work, so without a bound a flood of
+    large bodies on many connections is held in memory all at once. Sized to what the
+    queue can take, ``(queue_max + workers) × max_body_bytes``; a request that does not fit
+    is refused with 503 + Retry-After before a byte of its body is read.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+
+    @contextlib.contextmanager
+    def reserve(self, size: int, *, retry_after_s: int) -> Iterator[None]:
+        """Hold ``size`` bytes for the block, or raise OverloadedError (503) at once."""
+        if self.held + size > self.limit:
+            raise OverloadedError(
+                "too many request bodies are being handled; try again shortly",
+                retry_after_s=retry_after_s)
+        self.held += size
+        try:
+            yield
+        finally:
+            self.held -= size
 
 
 @dataclass(frozen=True, slots=True)
