@@ -2,7 +2,9 @@
 --
 -- The answer is read from the file named by DOCVOUCH_LOAD_ANSWER. With
 -- DOCVOUCH_LOAD_WORKLOAD=distinct (the default) every request starts with its own
--- "Variant <thread>-<n>." line, as the Python client's distinct answers do; with "cached"
+-- "Variant <run>-<thread>-<n>." line, as the Python client's distinct answers do
+-- (DOCVOUCH_LOAD_RUN must differ between runs against one server, or a second run would
+-- repeat the first one's answers and be served by the result cache); with "cached"
 -- the same body is sent every time. done() prints one line "DOCVOUCH-LOAD {json}" with the
 -- status counts and latency percentiles (microseconds) that load.py reads.
 
@@ -32,6 +34,7 @@ function init(args)
   local answer = file:read("*a")
   file:close()
   distinct = (os.getenv("DOCVOUCH_LOAD_WORKLOAD") or "distinct") == "distinct"
+  run = os.getenv("DOCVOUCH_LOAD_RUN") or tostring(os.time())
   prefix_json = '{"source":{"site":"bench"},"text":"'
   suffix_json = json_string(answer) .. '"}'
   statuses = {}
@@ -45,7 +48,8 @@ function request()
     return wrk.format()
   end
   counter = counter + 1
-  local body = prefix_json .. "Variant " .. id .. "-" .. counter .. ".\\n\\n" .. suffix_json
+  local body = prefix_json .. "Variant " .. run .. "-" .. id .. "-" .. counter .. ".\\n\\n" ..
+    suffix_json
   return wrk.format(nil, nil, nil, body)
 end
 
