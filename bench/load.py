@@ -189,8 +189,8 @@ async def run_open_loop(url: str, answer: str, rate: float, concurrency: int, se
     async def exchange(n: int) -> tuple[int, str]:
         reader, writer = await free.get()
         try:
-            body = b'{"source":{"site":"bench"},"text":"Variant %d-open-%d.\\n\\n' % (
-                RUN_ID, n) + tail
+            body = b'{"source":{"site":"bench"},"text":"Variant %d-open%d-%d.\\n\\n' % (
+                RUN_ID, round(rate), n) + tail
             writer.write(head % len(body) + body)
             status = int((await reader.readline()).split()[1])
             length, timing = 0, ""
