@@ -1,8 +1,8 @@
-"""Shared plumbing for the public benchmarks of issue 8 (``bench/beir_scifact.py`` & co.).
-
-Where the shared data lives, the "skipped" path when it does not, JSONL reading, the
-machine line every report starts with, small metric helpers and the markdown fragments
-the runner (``bench/public.py``) gathers into ``bench/RESULTS.md``.
+"""Shared plumbing for the benchmarks (the public ones of issue 8, ``bench/beir_scifact.py``
+& co., and the service ones): where the shared data lives, the "skipped" path when it does
+not, JSONL reading, the machine line every report starts with, small metric helpers, the
+markdown fragments the runner (``bench/public.py``) gathers into ``bench/RESULTS.md``, and
+the loopback port and process-tree helpers of the service benchmarks.
 
 The data is never copied into the project. It is read from ``--data DIR`` if given, else
 from ``$DOCVOUCH_BENCH_DATA``, else from ``../shared/data`` beside the repository (resolved
@@ -15,6 +15,7 @@ import math
 import os
 import platform
 import re
+import socket
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -204,3 +205,30 @@ def write_section(path: Path, heading: str, text: str) -> None:
         new = old[:start] + text.rstrip("\n") + "\n" + (
             "\n" + old[following + 1:] if following != -1 else "")
     path.write_text(new.rstrip("\n") + "\n", encoding="utf-8")
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (a service's workers sit under its forkserver)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(entry.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found

@@ -41,7 +41,6 @@ import re
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -217,34 +216,14 @@ def parse_metrics(text: str) -> dict[str, float]:
 
 # ---------------------------------------------------------------------------- processes
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
-def descendants(pid: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, []).append(int(entry.name))
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
 
 
 def memory_mib(pid: int) -> tuple[float, float]:
     """(RSS, PSS) in MiB summed over ``pid`` and every process below it."""
     rss = pss = 0
-    for member in {pid} | descendants(pid):
+    for member in {pid} | benchkit.descendants(pid):
         with contextlib.suppress(OSError, ValueError, IndexError):
             for line in Path(f"/proc/{member}/smaps_rollup").read_text().splitlines():
                 if line.startswith("Rss:"):
@@ -257,7 +236,7 @@ def memory_mib(pid: int) -> tuple[float, float]:
 def pss_by_process(pid: int) -> list[tuple[str, float]]:
     """PSS in MiB of the server process and of each process below it, largest first."""
     out = []
-    for member in sorted({pid} | descendants(pid)):
+    for member in sorted({pid} | benchkit.descendants(pid)):
         with contextlib.suppress(OSError, ValueError, IndexError):
             for line in Path(f"/proc/{member}/smaps_rollup").read_text().splitlines():
                 if line.startswith("Pss:"):
@@ -290,7 +269,7 @@ class Server:
     """One ``python -m docvouch serve`` on a free loopback port, access log to a file."""
 
     def __init__(self, workers: int, home: str | None, folder: Path, name: str) -> None:
-        self.port = free_port()
+        self.port = benchkit.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = folder / f"{name}-server.log"
         env = {**os.environ, "DOCVOUCH_LOG_LEVEL": "info", "DOCVOUCH_LOG_FORMAT": "json"}
@@ -320,7 +299,7 @@ class Server:
             return parse_metrics(response.read().decode())
 
     def pids(self) -> set[int]:
-        return {self.process.pid} | descendants(self.process.pid)
+        return {self.process.pid} | benchkit.descendants(self.process.pid)
 
     def stop(self) -> int:
         if self.process.poll() is None:
@@ -542,10 +521,9 @@ def report(results: list[CaseResult], args: argparse.Namespace) -> str:
     lines = [
         SECTION, "",
         f"Command: `{command.strip()}` on {date} ({benchkit.machine()}). The load tool, the "
-        "server and its workers share the machine's 2 cores, and **other work was running "
-        "on the machine at the same time** (load average and CPU shares below): these "
-        "figures are for this shared 2-core machine, to compare with runs on the same "
-        "machine only.",
+        "server and its workers share the machine's 2 cores; the CPU shares below say how "
+        "much other work ran at the same time. Compare these figures only with runs on the "
+        "same machine.",
         f"Server: a fresh `python -m docvouch serve --workers {args.workers}` per case on "
         "loopback, default corpus and settings (queue_max 64, request_deadline_s 10, result "
         "cache on, JSON access log at info level).",

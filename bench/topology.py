@@ -120,7 +120,7 @@ HEADER = ("| setup | workload | concurrency | answers/s (median) | answers/s per
 def pss_mib(pid: int) -> float:
     """PSS of ``pid`` and every process below it, in MiB."""
     total_kib = 0
-    for member in {pid} | descendants(pid):
+    for member in {pid} | benchkit.descendants(pid):
         try:
             for line in Path(f"/proc/{member}/smaps_rollup").read_text().splitlines():
                 if line.startswith("Pss:"):
@@ -130,23 +130,6 @@ def pss_mib(pid: int) -> float:
     return total_kib / 1024
 
 
-def descendants(pid: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(
-                int(entry.name))
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
 
 
 async def run_row(url: str, answer: str, row: Row, warmup_s: float, tag: str) -> None:
