@@ -18,6 +18,7 @@ import re
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -293,8 +294,11 @@ def _cross_check(settings: Settings) -> None:
                                 "(scheme://host[:port], no path or trailing slash)")
 
 
+@lru_cache(maxsize=64)
 def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback IP literals; names that need DNS count as remote."""
+    """True for ``localhost`` and loopback IP literals; names that need DNS count as remote.
+
+    Memoised: every request asks (``keys_required``) about the same one or two hosts."""
     if host.lower() in ("localhost", "localhost."):
         return True
     try:
