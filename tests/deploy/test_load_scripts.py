@@ -116,8 +116,11 @@ def test_wrk_with_verify_lua_posts_distinct_answers_and_counts_503s_apart(
         assert figures[key] > 0, key
 
     # distinct answers: the result cache answered none of them
-    answers = [x for x in verify_lines(server, since) if x["status"] == 200]
-    assert answers and all(x["cache"] == "miss" and x["site"] == "wrk" for x in answers)
+    # (the server is shared: a request of an earlier test may still finish meanwhile, so
+    # only this tool's own requests are looked at)
+    answers = [x for x in verify_lines(server, since) if x["status"] == 200 and
+               x["site"] == "wrk"]
+    assert answers and all(x["cache"] == "miss" for x in answers)
     assert all(1_800 <= x["chars"] <= 2_400 for x in answers)
 
 
@@ -150,7 +153,9 @@ def test_locust_with_the_locustfile_sends_the_size_mix_and_503s_are_not_failures
     # time was up), and the answers were of the three sizes and all distinct.
     lines = verify_lines(server, since)
     assert {x["status"] for x in lines} <= {200, 499, 503}
-    answers = [x for x in lines if x["status"] == 200]
-    assert answers and all(x["cache"] == "miss" and x["site"] == "locust" for x in answers)
+    # (the previous test's abandoned wrk requests may still finish meanwhile: only
+    # locust's own requests are looked at)
+    answers = [x for x in lines if x["status"] == 200 and x["site"] == "locust"]
+    assert answers and all(x["cache"] == "miss" for x in answers)
     for x in answers:
         assert any(low <= x["chars"] <= high for low, high in SIZE_RANGES), x["chars"]
