@@ -7,9 +7,10 @@ Every case runs in the isolated extractor pool the ingest uses: a child process 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -146,30 +147,35 @@ def test_x5_entity_expansion_is_off(pool: ExtractorPool) -> None:
     assert "lollollol" not in text and big[:1000] not in text
 
 
+@contextlib.asynccontextmanager
+async def counting_listener() -> AsyncIterator[tuple[int, list[int]]]:
+    """A loopback port and the list its connections are counted in (closed at once)."""
+    seen: list[int] = []
+
+    async def count(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(1)
+        writer.close()
+
+    server = await asyncio.start_server(count, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1], seen
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
 def test_x6_external_entities_are_never_fetched(pool: ExtractorPool) -> None:
     async def scenario() -> tuple[dict[str, Any], int]:
-        seen = 0
-
-        async def count(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            nonlocal seen
-            seen += 1
-            writer.close()
-
-        server = await asyncio.start_server(count, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        page = (f'<?xml version="1.0"?><!DOCTYPE html SYSTEM "http://127.0.0.1:{port}/dtd" ['
-                f'<!ENTITY file SYSTEM "file:///etc/passwd">'
-                f'<!ENTITY remote SYSTEM "http://127.0.0.1:{port}/entity">]>'
-                f'<html><body><main><p>File: &file; Remote: &remote; and some ordinary text '
-                f'about widgets.</p><img src="http://127.0.0.1:{port}/img.png"></main></body>'
-                f'</html>').encode()
-        try:
+        async with counting_listener() as (port, seen):
+            page = (f'<?xml version="1.0"?><!DOCTYPE html SYSTEM "http://127.0.0.1:{port}/dtd" ['
+                    f'<!ENTITY file SYSTEM "file:///etc/passwd">'
+                    f'<!ENTITY remote SYSTEM "http://127.0.0.1:{port}/entity">]>'
+                    f'<html><body><main><p>File: &file; Remote: &remote; and some ordinary text '
+                    f'about widgets.</p><img src="http://127.0.0.1:{port}/img.png"></main></body>'
+                    f'</html>').encode()
             reply = await asyncio.to_thread(run, pool, page)
             await asyncio.sleep(0.2)
-        finally:
-            server.close()
-            await server.wait_closed()
-        return reply, seen
+            return reply, len(seen)
 
     reply, connections = asyncio.run(scenario())
     assert connections == 0
@@ -232,26 +238,14 @@ def test_x6_sitemap_xml_expands_no_entities_and_fetches_nothing() -> None:
     from docvouch.ingest.hostile import parse_xml
 
     async def scenario() -> tuple[str, int]:
-        seen = 0
-
-        async def count(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            nonlocal seen
-            seen += 1
-            writer.close()
-
-        server = await asyncio.start_server(count, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        sitemap = (f'<?xml version="1.0"?><!DOCTYPE urlset SYSTEM "http://127.0.0.1:{port}/d" ['
-                   f'<!ENTITY file SYSTEM "file:///etc/passwd">'
-                   f'<!ENTITY remote SYSTEM "http://127.0.0.1:{port}/e">]>'
-                   f'<urlset><url><loc>https://d.example/&file;&remote;</loc></url></urlset>')
-        try:
+        async with counting_listener() as (port, seen):
+            sitemap = (f'<?xml version="1.0"?><!DOCTYPE urlset SYSTEM "http://127.0.0.1:{port}/d" ['
+                       f'<!ENTITY file SYSTEM "file:///etc/passwd">'
+                       f'<!ENTITY remote SYSTEM "http://127.0.0.1:{port}/e">]>'
+                       f'<urlset><url><loc>https://d.example/&file;&remote;</loc></url></urlset>')
             root = await asyncio.to_thread(parse_xml, sitemap.encode(), limits=LIMITS)
             await asyncio.sleep(0.1)
-        finally:
-            server.close()
-            await server.wait_closed()
-        return "".join(root.itertext()), seen
+            return "".join(root.itertext()), len(seen)
 
     text, connections = asyncio.run(scenario())
     assert connections == 0 and "root:" not in text
