@@ -42,6 +42,10 @@ _VERSION_RE = re.compile(
     re.I,
 )
 _NUMBER_RE = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.]*\w)")
+# Cheap pre-checks: most sentences have no version, no digit, no markup, and the scans
+# above (case-insensitive alternations, look-arounds at every position) cost ~40 µs each.
+_VERSION_HINT_RE = re.compile(r"[23]\.\d")
+_DIGIT_RE = re.compile(r"\d")
 FILLER_RE = re.compile(
     r"^(?:sure|certainly|of course|absolutely|great question|good question|happy coding|"
     r"hope (?:this|that) helps|i hope|let me know|feel free|here(?:'s| is| are)\b.*:$|"
@@ -163,7 +167,10 @@ def _masked_block(text: str, start: int, end: int) -> str:
         out.append(" " * cut + line[cut:])
     masked = "".join(out)
     # Code keeps its first backtick (a sentence may start with it) and loses its dots.
-    masked = _INLINE_CODE_RE.sub(lambda m: "`" + "x" * (len(m.group(0)) - 1), masked)
+    if "`" in masked:
+        masked = _INLINE_CODE_RE.sub(lambda m: "`" + "x" * (len(m.group(0)) - 1), masked)
+    if "." not in masked:
+        return masked
     return _ABBREVIATIONS_RE.sub(lambda m: m.group(0)[:-1] + " ", masked)
 
 
@@ -194,8 +201,9 @@ def _row_claim(text: str, start: int, end: int, cells: list[str],
 
 def strip_markup(raw: str) -> str:
     """Plain text of a markdown fragment: inline code unwrapped, emphasis and links removed."""
-    plain = _INLINE_CODE_RE.sub(lambda m: m.group(2), raw)
-    plain = _MARKUP_RE.sub(lambda m: m.group(1) or "", plain)
+    plain = _INLINE_CODE_RE.sub(lambda m: m.group(2), raw) if "`" in raw else raw
+    if "*" in plain or "_" in plain or "[" in plain:
+        plain = _MARKUP_RE.sub(lambda m: m.group(1) or "", plain)
     return " ".join(plain.split())
 
 
@@ -212,9 +220,12 @@ def is_filler(plain: str, has_symbols: bool) -> bool:
 def _prose_claim(text: str, s: int, e: int, ctx: code_refs.RefContext,
                  *, plain_override: str | None = None) -> Claim | None:
     raw = text[s:e]
-    refs = [ref for m in _INLINE_CODE_RE.finditer(raw)
-            for ref in code_refs.inline_refs(m.group(2), ctx)]
-    refs += code_refs.prose_refs(_INLINE_CODE_RE.sub(" ", raw), ctx)
+    if "`" in raw:
+        refs = [ref for m in _INLINE_CODE_RE.finditer(raw)
+                for ref in code_refs.inline_refs(m.group(2), ctx)]
+        refs += code_refs.prose_refs(_INLINE_CODE_RE.sub(" ", raw), ctx)
+    else:
+        refs = code_refs.prose_refs(raw, ctx)
     plain = strip_markup(plain_override if plain_override is not None else raw)
     if is_filler(plain, bool(refs)):
         return None
@@ -225,11 +236,15 @@ def _prose_claim(text: str, s: int, e: int, ctx: code_refs.RefContext,
 
 
 def _versions(plain: str) -> list[str]:
+    if not _VERSION_HINT_RE.search(plain):
+        return []
     return sorted(set(_VERSION_RE.findall(plain)))
 
 
 def _numbers(plain: str) -> list[str]:
-    without_versions = _VERSION_RE.sub(" ", plain)
+    if not _DIGIT_RE.search(plain):
+        return []
+    without_versions = _VERSION_RE.sub(" ", plain) if _VERSION_HINT_RE.search(plain) else plain
     return sorted(set(_NUMBER_RE.findall(without_versions)))
 
 
