@@ -9,6 +9,7 @@ command references (``python -m json.tool`` names the module ``json.tool``).
 from __future__ import annotations
 
 import ast
+import keyword
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -91,6 +92,8 @@ ITERATES = {
 _DOTTED_CALL_RE = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)\s*(\()?")
 _KWARG_RE = re.compile(r"[(,]\s*([A-Za-z_]\w*)\s*=(?!=)")
 _PROMPT_RE = re.compile(r"^\s*(?:\$|%|>|PS [^>]*>|\(\S+\)\s*\$)\s+")
+# `csv.DictReader`, `open()`: most inline code is a bare name or an argument-less call
+_BARE_NAME_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)(\(\))?\Z")
 _PY_DASH_M_RE = re.compile(r"\bpython(?:3(?:\.\d+)?)?\s+(?:-\w+\s+)*-m\s+([A-Za-z_][\w.]*)")
 _FLAG_RE = re.compile(r"(?<!\S)(--?[A-Za-z][\w-]*)")
 
@@ -466,6 +469,24 @@ def inline_refs(code: str, ctx: RefContext) -> list[SymbolRef]:
         return [SymbolRef(module.group(1), module.group(1), "module")]
     if code.startswith("-") and " " not in code:
         return [SymbolRef(code.split("=", 1)[0], code, "flag")]
+    bare = _BARE_NAME_RE.match(code)
+    if bare and not any(keyword.iskeyword(part) for part in bare.group(1).split(".")):
+        return _bare_name_refs(bare.group(1), bool(bare.group(2)), ctx)
+    return parsed_inline_refs(code, ctx)
+
+
+def _bare_name_refs(written: str, called: bool, ctx: RefContext) -> list[SymbolRef]:
+    """What :func:`parsed_inline_refs` finds in ``a.b.c`` or ``a.b.c()``, without parsing:
+    a third of the claim extraction's time went to ``ast.parse`` of such spans."""
+    if called and written in _TRIVIAL_BUILTINS:
+        return []
+    name, typed = _RefCollector(ctx, {}).resolve(written)
+    kind: RefKind = "call" if called else "attribute" if "." in written else "mention"
+    return [SymbolRef(name, written, kind, [], receiver_typed=typed)]
+
+
+def parsed_inline_refs(code: str, ctx: RefContext) -> list[SymbolRef]:
+    """References in a stripped inline code span, read from its syntax tree."""
     tree = _parse(code)
     if tree is None:
         collector = _RefCollector(ctx, {})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from docvouch import code_refs
 from docvouch.claims import extract_claims
 
 ANSWER = """Sure! Here's how you can do it.
@@ -125,3 +126,34 @@ def test_markdown_shaped_noise_never_breaks_extraction(parts: list[str]) -> None
     text = "".join(parts)
     for claim in extract_claims(text).claims:
         assert 0 <= claim.span[0] <= claim.span[1] <= len(text)
+
+
+def _bare_name_contexts() -> list[code_refs.RefContext]:
+    """No context; import aliases; inferred variables; a local class with its own member."""
+    return [
+        code_refs.RefContext(),
+        code_refs.RefContext(aliases={"osp": "os.path", "np": "numpy", "dt": "datetime"}),
+        code_refs.RefContext(variables={"p": "pathlib.Path", "row": "dict"}),
+        code_refs.RefContext(classes={"Handler": "logging.Handler"},
+                             own_members={"Handler": {"emit"}}),
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,6}(\.[A-Za-z_][A-Za-z0-9_]{0,6}){0,3}",
+                          fullmatch=True),
+       called=st.booleans())
+def test_bare_name_shortcut_agrees_with_the_syntax_tree(name: str, called: bool) -> None:
+    # inline_refs skips ast.parse for `a.b.c` and `a.b()`; the tree must say the same
+    code = name + "()" * called
+    for ctx in _bare_name_contexts():
+        assert code_refs.inline_refs(code, ctx) == code_refs.parsed_inline_refs(code, ctx)
+
+
+def test_bare_name_shortcut_on_documented_names_and_keywords(engine) -> None:
+    names = [s.name for s in engine.index.symbols[::7]]
+    names += ["None", "True", "print", "len()", "osp.isdir", "p.read_text", "row.get()",
+              "Handler.emit", "Handler.format()", "x.class", "lambda", "match", "_"]
+    for code in names + [n + "()" for n in names[:2000]]:
+        for ctx in _bare_name_contexts():
+            assert code_refs.inline_refs(code, ctx) == code_refs.parsed_inline_refs(code, ctx), code
