@@ -48,6 +48,9 @@ import benchkit  # bench/ is the script directory, first on sys.path
 
 HERE = Path(__file__).resolve().parent
 ANSWERS = HERE / "labelled" / "answers"
+# The answer issue 2 names (about 400 words, about 15 claims, written as an assistant
+# writes); bench/latency.py times the engine on it too.
+TYPICAL_ANSWER = HERE / "answers" / "answer_400w_15claims.md"
 SECTION = "## HTTP service throughput (issue 3)"
 TARGET_WORDS = 400
 
@@ -65,6 +68,20 @@ def build_answer(words: int = TARGET_WORDS) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def answers(names: list[str]) -> dict[str, str]:
+    """``typical``: the issue's 400-word answer; ``labelled``: 400 words of whole labelled
+    answers, about twice as many claims (the harder load)."""
+    made = {"typical": lambda: TYPICAL_ANSWER.read_text(encoding="utf-8"),
+            "labelled": build_answer}
+    return {name: made[name]() for name in names}
+
+
+def claim_count(text: str) -> int:
+    from docvouch.claims import extract_claims  # the service's own splitter
+
+    return len(extract_claims(text).claims)
+
+
 @dataclass
 class Result:
     workload: str
@@ -77,6 +94,7 @@ class Result:
     error_kinds: dict[str, int] = field(default_factory=dict)
     client: str = "python"
     answered: int | None = None  # 200s, when the client reports counts instead of samples
+    answer: str = "typical"  # which of answers() was sent
     fixed_ms: dict[float, float] = field(default_factory=dict)  # percentile -> ms (wrk)
 
     def error(self, kind: str) -> None:
@@ -99,13 +117,14 @@ class Result:
 
     def row(self) -> str:
         engine = f"{statistics.median(self.engine_ms):.1f}" if self.engine_ms else "–"
-        return (f"| {self.workload} | {self.client} | {self.concurrency} | {self.rate:,.1f} | "
-                f"{self.percentile_ms(0.5):.1f} | {self.percentile_ms(0.99):.1f} | {engine} | "
-                f"{self.count:,} | {self.busy:,} | {self.errors:,} |")
+        return (f"| {self.answer} | {self.workload} | {self.client} | {self.concurrency} "
+                f"| {self.rate:,.1f} | {self.percentile_ms(0.5):.1f} "
+                f"| {self.percentile_ms(0.99):.1f} | {engine} | {self.count:,} | {self.busy:,} "
+                f"| {self.errors:,} |")
 
 
-HEADER = ("| workload | client | concurrency | answers/s | p50 ms | p99 ms | engine p50 ms | 200s "
-          "| 503s | errors |\n|---|---|---|---|---|---|---|---|---|---|")
+HEADER = ("| answer | workload | client | concurrency | answers/s | p50 ms | p99 ms "
+          "| engine p50 ms | 200s | 503s | errors |\n|---|---|---|---|---|---|---|---|---|---|---|")
 ENGINE_RE = re.compile(r"engine;dur=([0-9.]+)")
 # In every distinct answer: no two rows, and no two runs against one server, send the same
 # text (a repeat would be served by the result cache and inflate the row).
@@ -308,7 +327,7 @@ async def wait_ready(url: str, deadline_s: float = 300) -> None:
 
 
 async def main_async(args: argparse.Namespace) -> str:
-    answer = build_answer()
+    texts = answers(args.answers)
     process = None
     url = args.url
     if url is None:
@@ -316,25 +335,32 @@ async def main_async(args: argparse.Namespace) -> str:
     try:
         await wait_ready(url)
         results = []
-        for workload in args.workloads:
-            for concurrency in args.concurrency:
-                if args.client == "wrk":
-                    result = await asyncio.to_thread(run_wrk, url, answer, workload,
-                                                     concurrency, args.seconds, args.warmup)
-                else:
-                    result = await run_level(url, answer, workload, concurrency, args.seconds,
-                                             args.warmup)
+        for name, answer in texts.items():
+            for workload in args.workloads:
+                for concurrency in args.concurrency:
+                    if args.client == "wrk":
+                        result = await asyncio.to_thread(run_wrk, url, answer, workload,
+                                                         concurrency, args.seconds, args.warmup)
+                    else:
+                        result = await run_level(url, answer, workload, concurrency,
+                                                 args.seconds, args.warmup)
+                    result.answer = name
+                    print(result.row(), result.error_kinds or "", file=sys.stderr, flush=True)
+                    results.append(result)
+            for rate in args.rate:
+                result = await run_open_loop(url, answer, rate, 16, args.seconds, args.warmup)
+                result.answer = name
                 print(result.row(), result.error_kinds or "", file=sys.stderr, flush=True)
                 results.append(result)
-        for rate in args.rate:
-            result = await run_open_loop(url, answer, rate, 16, args.seconds, args.warmup)
-            print(result.row(), result.error_kinds or "", file=sys.stderr, flush=True)
-            results.append(result)
     finally:
         if process is not None:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)
-    words = len(answer.split())
+    described = "; ".join(
+        f"`{name}` {len(text.split())} words, {claim_count(text)} claims ({len(text):,} "
+        "characters" + (", whole labelled answers" if name == "labelled" else
+                        ", bench/answers/answer_400w_15claims.md") + ")"
+        for name, text in texts.items())
     verdicts = targets(results)
     command = "python bench/load.py " + " ".join(_public_args(sys.argv[1:]))
     lines = [
@@ -342,9 +368,8 @@ async def main_async(args: argparse.Namespace) -> str:
         f"Command: `{command.strip()}` on {datetime.now(UTC):%Y-%m-%d} "
         f"({benchkit.machine()}); the load generator runs on the same 2 cores as the service.",
         f"Server: `python -m docvouch serve --workers {args.workers}` on loopback, default "
-        f"settings (queue_max 64, deadline 10 s). Answer: {words} words of markdown "
-        f"({len(answer):,} characters) made of whole labelled answers; closed-loop clients, "
-        f"{args.warmup:g} s warm-up then {args.seconds:g} s measured per row.",
+        f"settings (queue_max 64, deadline 10 s). Answers: {described}; closed-loop "
+        f"clients, {args.warmup:g} s warm-up then {args.seconds:g} s measured per row.",
         "", HEADER, *(r.row() for r in results), "",
         "`distinct`: a different answer every request (always computed by a worker). "
         "`cached`: the same answer repeated (served by the result cache). "
@@ -377,21 +402,24 @@ def targets(results: list[Result]) -> list[str]:
     for r in results:
         if r.concurrency == 16 and "@" not in r.workload:
             met = r.rate >= 100 and r.percentile_ms(0.99) <= 100
-            out.append(f"- ≥ 100 answers/s with p99 ≤ 100 ms at concurrency 16, {r.workload}: "
+            out.append(f"- ≥ 100 answers/s with p99 ≤ 100 ms at concurrency 16, {r.workload} "
+                       f"({r.answer}): "
                        f"{'met' if met else 'NOT met'} ({r.rate:,.1f}/s, p99 "
                        f"{r.percentile_ms(0.99):.1f} ms)")
         if r.concurrency == 256:
-            out.append(f"- zero errors at concurrency 256, {r.workload}: "
+            out.append(f"- zero errors at concurrency 256, {r.workload} ({r.answer}): "
                        f"{'met' if r.errors == 0 else 'NOT met'} ({r.errors} errors, "
                        f"{r.busy} × 503 counted apart)")
-    single = [r for r in results if r.workload == "distinct" and r.concurrency == 1]
-    if single and single[0].engine_ms:
-        engine = statistics.median(single[0].engine_ms)
-        overhead = single[0].percentile_ms(0.5) - engine
-        out += ["", f"At concurrency 1 the engine takes {engine:.1f} ms per distinct answer "
-                f"and the service adds about {overhead:.1f} ms (HTTP, validation, cache "
-                f"look-up, the worker round trip); with 2 workers on 2 cores, distinct "
-                f"answers cannot exceed about {2000 / engine:.0f}/s on this machine."]
+    for single in (r for r in results if r.workload == "distinct" and r.concurrency == 1):
+        if not single.engine_ms:
+            continue
+        engine = statistics.median(single.engine_ms)
+        overhead = single.percentile_ms(0.5) - engine
+        out += ["", f"At concurrency 1 the engine takes {engine:.1f} ms per distinct "
+                f"`{single.answer}` answer and the service adds about {overhead:.1f} ms (HTTP, "
+                f"validation, cache look-up, the worker round trip); with 2 workers on 2 "
+                f"cores, such answers cannot exceed about {2000 / engine:.0f}/s on this "
+                "machine."]
     return out
 
 
@@ -400,6 +428,10 @@ def main() -> None:
     parser.add_argument("--url", help="benchmark a running service instead of starting one")
     parser.add_argument("--home", help="DOCVOUCH_HOME for the started service")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--answers", nargs="+", choices=("typical", "labelled"),
+                        default=["typical", "labelled"],
+                        help="typical: 400 words, ~15 claims (issue 2's answer); labelled: "
+                             "400 words of labelled answers, ~30 claims")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 256])
     parser.add_argument("--workloads", nargs="+", choices=("distinct", "cached"),
                         default=["distinct", "cached"])
