@@ -169,17 +169,20 @@ def judge(claim: Claim, terms: ClaimTerms, checks: list[SymbolCheck],
     if coverages is None:
         coverages = terms.coverage_many([cand.terms for cand in candidates])
     scored = _score_candidates(claim, coverages, candidates)
-    evidence = [_evidence(s, claim) for s in scored[:max_evidence] if s.match > 0.2]
+
+    def evidence() -> list[dict]:  # built only on the paths that show it (snippets cost)
+        return [_evidence(s, claim) for s in scored[:max_evidence] if s.match > 0.2]
+
     bad = [c for c in checks if c.contradicts]
     if bad:
         documented = [_symbol_evidence(c, candidates) for c in bad]
         return Judgement("contradicted", 0.05, "; ".join(c.reason for c in bad),
-                         [e for e in documented if e] + evidence)
+                         [e for e in documented if e] + evidence())
     conflict = (_version_conflict(claim, checks, scored)
                 or _default_conflict(claim, checks, [s.candidate for s in scored] + candidates))
     if conflict is not None:
         reason, ev = conflict
-        return Judgement("contradicted", 0.1, reason, [ev, *evidence])
+        return Judgement("contradicted", 0.1, reason, [ev, *evidence()])
     found = [c for c in checks if c.status == "found"]
     unverified = [c for c in checks if c.status == "unverified"]
     best = scored[0] if scored else None
@@ -200,21 +203,23 @@ def settled_by_symbols(claim: Claim, checks: list[SymbolCheck]) -> bool:
 
 
 def _judge_code(found: list[SymbolCheck], unverified: list[SymbolCheck], best: _Scored | None,
-                evidence: list[dict], candidates: list[Candidate]) -> Judgement:
+                evidence: Callable[[], list[dict]], candidates: list[Candidate]) -> Judgement:
     symbol_ev = [e for e in (_symbol_evidence(c, candidates) for c in found) if e]
     if found and not unverified:
         names = ", ".join(f"`{c.symbol.name}`" for c in found if c.symbol)
-        return Judgement("supported", 0.95, f"{names} documented as used", symbol_ev or evidence)
+        return Judgement("supported", 0.95, f"{names} documented as used",
+                         symbol_ev or evidence())
     if found:
         names = ", ".join(f"`{c.ref.name}`" for c in unverified)
-        return Judgement("partial", 0.6, f"not in the docs: {names}", symbol_ev or evidence)
+        return Judgement("partial", 0.6, f"not in the docs: {names}", symbol_ev or evidence())
     if best is not None and best.match >= SUPPORTED_COVERAGE:
-        return Judgement("partial", round(best.match, 3), "similar code is documented", evidence)
+        return Judgement("partial", round(best.match, 3), "similar code is documented",
+                         evidence())
     return Judgement("unsupported", 0.0, "nothing in the corpus speaks to this code", [])
 
 
 def _judge_prose(terms: ClaimTerms, found: list[SymbolCheck], unverified: list[SymbolCheck],
-                 best: _Scored | None, evidence: list[dict],
+                 best: _Scored | None, evidence: Callable[[], list[dict]],
                  candidates: list[Candidate]) -> Judgement:
     symbol_ev = [e for e in (_symbol_evidence(c, candidates) for c in found) if e]
     if best is None or best.coverage == 0.0:
@@ -224,14 +229,15 @@ def _judge_prose(terms: ClaimTerms, found: list[SymbolCheck], unverified: list[S
         return Judgement("unsupported", 0.0, "nothing in the corpus speaks to this", [])
     missing = terms.missing(best.candidate.terms)
     strong = best.coverage >= SUPPORTED_COVERAGE and best.alignment >= SUPPORTED_ALIGNMENT
-    evidence = _merge_evidence(symbol_ev, evidence)
     if strong and not unverified:
         return Judgement("supported", round(best.match, 3),
-                         f"stated in “{best.candidate.passage.title}”", evidence)
+                         f"stated in “{best.candidate.passage.title}”",
+                         _merge_evidence(symbol_ev, evidence()))
     if best.coverage >= PARTIAL_COVERAGE or found:
         gap = f"; not found: {', '.join(sorted(missing)[:6])}" if missing else ""
         return Judgement("partial", round(best.match, 3),
-                         f"related passage “{best.candidate.passage.title}”{gap}", evidence)
+                         f"related passage “{best.candidate.passage.title}”{gap}",
+                         _merge_evidence(symbol_ev, evidence()))
     return Judgement("unsupported", round(best.match, 3),
                      "no passage states this", [])
 
