@@ -106,7 +106,15 @@ async def start_child(target: Callable[..., None], *args: Any, daemon: bool = Tr
     starting = asyncio.ensure_future(asyncio.to_thread(_start, process))
     try:
         # Shielded: a cancelled start must still learn whether the fork happened.
-        await asyncio.shield(starting)
+        try:
+            await asyncio.shield(starting)
+        except OSError as exc:
+            # e.g. the forkserver's Unix socket under a TMPDIR too long for a socket path:
+            # a clear refusal to start, not a service stuck in "starting workers"
+            hint = ("; point TMPDIR at a shorter directory (multiprocessing's socket lives "
+                    "there)" if "too long" in str(exc) else "")
+            raise WorkerStartError(f"cannot start a {target.__name__.removeprefix('run_')} "
+                                   f"process: {exc}{hint}") from exc
         return (process, *await asyncio.open_unix_connection(sock=parent))
     except BaseException:
         with contextlib.suppress(BaseException):

@@ -292,3 +292,25 @@ def test_keys_never_reach_a_real_server_log(service_home: Path, tmp_path: Path) 
     assert len([line for line in lines if line.get("event") == "request"]) >= len(statuses)
     for secret in (API_KEY, ADMIN_KEY, API_KEY[:-1], API_KEY[8:24]):
         assert secret not in text, f"a key fragment is in the log: {secret[:8]}…"
+
+
+def test_a_temp_dir_too_long_for_a_unix_socket_fails_the_start_with_a_reason(
+        service_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # multiprocessing's forkserver listens on a Unix socket under TMPDIR; a path over the
+    # 107-byte limit used to leave the service "starting workers" for ever, with no log line
+    long_tmp = tmp_path / ("t" * 110)
+    long_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(long_tmp))
+    with ServerProcess(service_home, tmp_path / "serve.log", workers=1) as server:
+        failed = server.wait_for_log("index_load_failed", deadline_s=30)
+        assert failed["code"] == "worker_start_failed"
+        assert "too long" in failed["detail"] and "TMPDIR" in failed["detail"]
+        with urllib.request.urlopen(server.base + "/healthz", timeout=5) as response:
+            assert response.status == 200  # alive, and saying why it is not ready
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(server.base + "/readyz", timeout=5)
+        assert refused.value.code == 503
+        assert orjson.loads(refused.value.read())["state"] == "failed"
+        server.signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+    assert "Traceback" not in (tmp_path / "serve.log").read_text()
