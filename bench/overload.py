@@ -639,8 +639,9 @@ def resource_lines(r: CaseResult) -> list[str]:
     wall = cpu["wall_s"]
     ours = cpu["server"] + cpu["workers"] + cpu["tool"] + cpu["bench"]
     other = max(0.0, cpu["machine"] - ours)
-    health = (f"{len(s.healthz_ms):,} probes, p50 {ms(pct(s.healthz_ms, 0.5))} ms, p99 "
-              f"{ms(pct(s.healthz_ms, 0.99))} ms, max {ms(max(s.healthz_ms, default=0))} ms, "
+    health = (f"{len(s.healthz_ms):,} probes, p50 {ms(pct(s.healthz_ms, 0.5))} ms, p90 "
+              f"{ms(pct(s.healthz_ms, 0.9))} ms, p99 {ms(pct(s.healthz_ms, 0.99))} ms, max "
+              f"{ms(max(s.healthz_ms, default=0))} ms, "
               f"{len(s.healthz_failed)} failed") if s.healthz_ms else "no probe answered"
     pss_last = s.pss_mib[-1] if s.pss_mib else 0.0
     return [

@@ -111,13 +111,20 @@ class ResultCache:
 
     async def get_or_compute(
         self, key: bytes, compute: Callable[[], Awaitable[dict[str, Any]]],
+        admit: Callable[[], None] | None = None,
     ) -> tuple[EncodedResult, CacheState]:
-        """The cached result, else the shared result of ``compute()`` (then cached)."""
+        """The cached result, else the shared result of ``compute()`` (then cached).
+
+        ``admit()``, when given, is called before a new computation starts (not for a hit
+        or a join): it raises to refuse the request at once, without a task.
+        """
 
         async def computed() -> EncodedResult:
             return EncodedResult.of(await compute())
 
         if not self.enabled:
+            if admit is not None:
+                admit()
             return await computed(), "off"
         found = self.get(key)
         if found is not None:
@@ -125,6 +132,8 @@ class ResultCache:
         flight = self._flights.get(key)
         state: CacheState = "joined"
         if flight is None:
+            if admit is not None:
+                admit()
             flight = _Flight(asyncio.ensure_future(computed()))
             self._flights[key] = flight
             flight.task.add_done_callback(lambda task: self._landed(key, task))

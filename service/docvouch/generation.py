@@ -64,8 +64,17 @@ class Job:
     @property
     def units(self) -> float:
         """Expected cost relative to other jobs: grows with the answer (or query) length."""
-        text = self.args.get("text") or self.args.get("query") or ""
-        return 1.0 + len(text) / CHARS_PER_UNIT
+        return units_of(self.args)
+
+
+def units_of(args: dict[str, Any]) -> float:
+    """The cost units of a job with these arguments (see ``Job.units``)."""
+    return units_for(len(args.get("text") or args.get("query") or ""))
+
+
+def units_for(chars: int) -> float:
+    """The cost units of a job on a text of ``chars`` characters."""
+    return 1.0 + chars / CHARS_PER_UNIT
 
 
 class Generation:
@@ -86,6 +95,10 @@ class Generation:
         self.unit_s = 0.005
         self.queued_units = 0.0
         self.running_units = 0.0
+        # Large bodies admitted before they were read (WorkerPool.reserve_unread), by
+        # their declared length, until they are submitted.
+        self.reading = 0
+        self.reading_units = 0.0
         self._on_restart = on_restart
         self._slots: list[asyncio.Task[None]] = []
         self._workers: list[Worker | None] = []
@@ -142,14 +155,14 @@ class Generation:
         if self.waiting == 0 and self.busy == 0:
             self._idle.set()
 
-    def expected_wait_s(self) -> float:
-        """How long a job queued now would likely wait: the work queued and running, at the
-        recent average time per unit (running jobs count whole: an upper estimate)."""
-        return (self.queued_units + self.running_units) * self.unit_s / max(1, self.alive)
-
-    def expected_run_s(self, job: Job) -> float:
-        """How long ``job`` would likely take on a worker."""
-        return job.units * self.unit_s
+    def expected_wait_s(self, *, with_unread: bool = False) -> float:
+        """How long a job queued now would likely wait: the work queued and running (and,
+        ``with_unread``, the large bodies still being read), at the recent average time
+        per unit (running jobs count whole: an upper estimate)."""
+        units = self.queued_units + self.running_units
+        if with_unread:
+            units += self.reading_units
+        return units * self.unit_s / max(1, self.alive)
 
     def latest_start(self, job: Job) -> float | None:
         """When ``job`` must start to likely finish by its deadline (``loop.time()``).
@@ -157,10 +170,15 @@ class Generation:
         None when even a whole ``request_deadline_s`` would be too short for it: then the
         time was not lost to other work, and only the deadline decides (504).
         """
-        needed = START_MARGIN * self.expected_run_s(job)
+        return self.latest_start_of(job.units, job.deadline)
+
+    def latest_start_of(self, units: float, deadline: float) -> float | None:
+        """``latest_start`` for a job of ``units`` due at ``deadline`` (its expected run time
+        is ``units × unit_s``)."""
+        needed = START_MARGIN * units * self.unit_s
         if needed > self.settings.request_deadline_s:
             return None
-        return job.deadline - needed
+        return deadline - needed
 
     def retry_after_s(self) -> int:
         """Seconds until the queue has likely drained, for the Retry-After header."""

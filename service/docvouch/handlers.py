@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import orjson
@@ -18,6 +18,7 @@ from docvouch import __version__
 from docvouch.cache import cache_key
 from docvouch.engine import normalise_text
 from docvouch.errors import DeadlineExceededError, NotReadyError
+from docvouch.generation import units_for, units_of
 from docvouch.keys import (
     BODIES,
     CACHE,
@@ -59,21 +60,44 @@ def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
 
 
+# A body declaring at least this many bytes is priced before it is read (see verify()).
+PRICE_UNREAD_BYTES = 64 * 1024
+
+
 async def verify(request: web.Request) -> web.Response:
     """POST /v1/verify: every claim of an answer with a verdict and evidence."""
     app = request.app
-    size = check_body_headers(request, max_bytes=app[SETTINGS].max_body_bytes)
-    # The body's bytes count against the budget from before it is read until the answer.
-    with app[BODIES].reserve(size, retry_after_s=app[POOL].retry_after_s()):
-        return await _verify(request)
+    settings, pool = app[SETTINGS], app[POOL]
+    size = check_body_headers(request, max_bytes=settings.max_body_bytes)
+    declared = request.content_length
+    release = None
+    if (declared is not None and declared >= PRICE_UNREAD_BYTES and pool.state == "ready"
+            and "Content-Encoding" not in request.headers):
+        # Priced by its declared length (its text cannot be longer, nor longer than
+        # max_answer_chars) before a byte of it is read, and counted as queued while it is
+        # read: under a flood of large answers, reading and parsing a megabyte only to
+        # find that the queue could not finish it in time cost the loop more than
+        # anything else. A cached answer this large is refused too while the queue is
+        # that full.
+        release = pool.reserve_unread(units_for(min(declared, settings.max_answer_chars)),
+                                      deadline=request[DEADLINE])
+    try:
+        # The body's bytes count against the budget from before it is read until the answer.
+        with app[BODIES].reserve(size, retry_after_s=pool.retry_after_s()):
+            return await _verify(request, release)
+    finally:
+        if release is not None:
+            release()
 
 
-async def _verify(request: web.Request) -> web.Response:
+async def _verify(request: web.Request, release: Callable[[], None] | None) -> web.Response:
     started = time.perf_counter()
     app = request.app
     settings, pool, cache = app[SETTINGS], app[POOL], app[CACHE]
     body = parse_verify(await read_json(request, max_bytes=settings.max_body_bytes,
                                         deadline=request[DEADLINE]), settings)
+    if release is not None:
+        release()  # read: from here on the job is priced by its text (or served from cache)
     corpus = pool.pick_corpus(body.corpus)
     text = normalise_text(body.text)
     args = {"text": text, "top_k": body.top_k, "max_claims": body.max_claims,
@@ -86,7 +110,10 @@ async def _verify(request: web.Request) -> web.Response:
     async def compute() -> dict[str, Any]:
         return await pool.submit("verify", corpus, args, deadline=deadline)
 
-    result, state = await within_deadline(request, cache.get_or_compute(key, compute))
+    def admit() -> None:
+        pool.check_admission(units_of(args), deadline=deadline)
+
+    result, state = await within_deadline(request, cache.get_or_compute(key, compute, admit))
     metrics = app[METRICS]
     if state != "off":
         metrics.cache.labels(state).inc()

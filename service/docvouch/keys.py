@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from aiohttp import web
 
@@ -24,6 +25,8 @@ LOADER = web.AppKey("loader", asyncio.Task)
 STATIC = web.AppKey("static", dict)
 OPENAPI = web.AppKey("openapi", bytes)
 STARTED = web.AppKey("started", float)
+ACCESS_LOG = web.AppKey("access_log", Any)  # a bound structlog logger
+DRAINS = web.AppKey("drains", set)  # connections.BodyDrain objects still running
 
 # Per-request values, set by the context middleware (web.RequestKey: aiohttp >= 3.14).
 REQUEST_ID = web.RequestKey("request_id", str)

@@ -69,6 +69,10 @@ class Metrics:
                                    ["corpus"], registry=reg)
         self.index_bytes = Gauge("docvouch_index_bytes", "Size on disk of a loaded index.",
                                  ["corpus"], registry=reg)
+        # The labelled children of the per-request series, looked up once per label set:
+        # labels() takes a lock and builds a key on every call, and every refusal of a
+        # flood passes here (routes are templates, statuses few: the set stays small).
+        self._request_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         for verdict in VERDICTS:  # export zeros, so rate() works from the first scrape
             self.verdicts.labels(verdict)
         for result in ("hit", "miss", "joined"):
@@ -79,8 +83,13 @@ class Metrics:
         Gauge(name, help_text, registry=self.registry).set_function(read)
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.requests.labels(route, method, str(status)).inc()
-        self.latency.labels(route, method).observe(seconds)
+        series = self._request_series.get((route, method, status))
+        if series is None:
+            series = (self.requests.labels(route, method, str(status)),
+                      self.latency.labels(route, method))
+            self._request_series[(route, method, status)] = series
+        series[0].inc()
+        series[1].observe(seconds)
 
     def observe_result(self, summary: Mapping[str, Any]) -> None:
         """Verdict and claim counts of one answer (its ``summary``)."""

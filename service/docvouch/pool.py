@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -224,26 +225,68 @@ class WorkerPool:
             raise NotReadyError(f"the index is not loaded yet: {self.detail}", retry_after_s=2)
         return gen
 
+    def check_admission(self, units: float, *, deadline: float) -> None:
+        """Raise OverloadedError (503) if a job of ``units`` (``generation.units_of``) due
+        at ``deadline`` would be refused by ``submit`` now: too many are waiting, or it
+        would not get a worker in time to finish.
+
+        Callers that have more to do before submitting ask first: a request whose body
+        has not been read yet (priced by its declared length), the result cache's single
+        flight (a task). A refusal is then one exception in the request's own task,
+        rather than work done for nothing, or a task and a future failed with it
+        (reference cycles that only the garbage collector frees).
+        """
+        self._admit(self.ready_generation(), units, deadline)
+
+    def reserve_unread(self, units: float, *, deadline: float) -> Callable[[], None]:
+        """``check_admission`` for a request whose body is still unread, priced by its
+        declared length; its units then count as queued ahead of the next such request
+        (``Generation.reading``) until the returned function is called (once the body is
+        read, or given up). A burst of large bodies is so priced as the queue it will be,
+        not each as if it came alone. Jobs whose text is read are not priced behind them:
+        they are queued first."""
+        gen = self.ready_generation()
+        self._admit(gen, units, deadline, unread=True)
+        gen.reading += 1
+        gen.reading_units += units
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                gen.reading -= 1
+                gen.reading_units -= units
+
+        return release
+
+    def _admit(self, gen: Generation, units: float, deadline: float, *,
+               unread: bool = False) -> None:
+        idle = max(0, gen.alive - gen.busy)
+        reading = gen.reading if unread else 0
+        waiting = gen.waiting + reading
+        if waiting >= self.settings.queue_max + idle:
+            raise OverloadedError(
+                f"{waiting} requests are already waiting for a worker; try again shortly",
+                retry_after_s=gen.retry_after_s())
+        # Refuse now what would only time out later: the work queued ahead of this job, at
+        # the recent time per unit, would leave too little of the deadline to run it.
+        start_by = gen.latest_start_of(units, deadline)
+        limit = start_by if start_by is not None else deadline
+        loop = asyncio.get_running_loop()
+        wait = gen.expected_wait_s(with_unread=unread)
+        if waiting + gen.busy >= gen.alive and loop.time() + wait > limit:
+            raise OverloadedError(
+                f"the queue ahead would take about {wait:.1f} s, past this request's "
+                "deadline; try again shortly", retry_after_s=gen.retry_after_s())
+
     async def submit(self, op: str, corpus: str, args: dict[str, Any], *, deadline: float
                      ) -> Any:
         """Run ``op`` on a worker; OverloadedError (503) rather than a later 504 when too many
         are waiting, or when this job would not get a worker in time to finish."""
         gen = self.ready_generation()
-        idle = max(0, gen.alive - gen.busy)
-        if gen.waiting >= self.settings.queue_max + idle:
-            raise OverloadedError(
-                f"{gen.waiting} requests are already waiting for a worker; try again shortly",
-                retry_after_s=gen.retry_after_s())
-        # Refuse now what would only time out later: the work queued ahead of this job, at
-        # the recent time per unit, would leave too little of the deadline to run it.
-        loop = asyncio.get_running_loop()
-        job = Job(op, corpus, args, deadline, loop.create_future())
-        start_by = gen.latest_start(job)
-        limit = start_by if start_by is not None else deadline
-        if gen.waiting + gen.busy >= gen.alive and loop.time() + gen.expected_wait_s() > limit:
-            raise OverloadedError(
-                f"the queue ahead would take about {gen.expected_wait_s():.1f} s, past this "
-                "request's deadline; try again shortly", retry_after_s=gen.retry_after_s())
+        job = Job(op, corpus, args, deadline, asyncio.get_running_loop().create_future())
+        self._admit(gen, job.units, deadline)
         gen.submit(job)
         try:
             await _wait_for_start(gen, job)

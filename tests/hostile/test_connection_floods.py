@@ -10,17 +10,23 @@ blocks its event loop, leaks, or lets memory follow the flood still fails.
   itself after ``keepalive_timeout_s`` (aiohttp's keep-alive timer, which starts when the
   connection opens, is its only limit on unfinished headers).
 * C3: a 1 MiB body sent at 10 bytes a second ties up no worker and gets 408 at the request's
-  deadline; aiohttp then reads (and drops) what still comes for its lingering time, 10 s,
-  and closes the connection.
-* Body budget: with ``queue_max + workers`` maximum-size bodies unfinished, the next verify
-  is refused with 503 + Retry-After before its body is read.
+  deadline; the server then reads (and drops) what still comes for 10 s (aiohttp's
+  lingering time) and closes the connection.
+* Body budget: with ``queue_max + workers`` unfinished bodies, the next verify is refused
+  with 503 + Retry-After before its body is read; bodies declaring a maximum size are
+  priced by that length before they are read, and refused unread once the queue could not
+  finish them in time.
+* L1's clients, which resend at once after a 503: the server does not read their
+  connection again until about Retry-After has passed; a large body refused unread is
+  dropped after that hold without being copied, and the connection closed with a FIN.
 * H11: 129 headers, and CR, LF or NUL inside a header, are refused by aiohttp's parser with
   400 and never reach the app.
 * C6: 1,000 clients that leave 100 ms into a verify leave no memory, descriptor, queued job
   or in-flight request behind.
 * Flood: 1,000 connections sending maximum-size answers: every ``/healthz`` is answered,
-  excess work gets 503 + Retry-After and nothing else fails, memory stays under a bound
-  derived from the settings, and a normal verify is answered within 3 s of the flood's end.
+  half of them within 50 ms, excess work gets 503 + Retry-After and nothing else fails,
+  memory stays under a bound derived from the settings, and a normal verify is answered
+  within 3 s of the flood's end.
 """
 
 from __future__ import annotations
@@ -57,6 +63,7 @@ from flood_support import (
 from server_process import ServerProcess
 from service_support import answer_of, max_size_answer, wait_ready
 
+from docvouch.connections import HOLD_MAX_S
 from docvouch.settings import build_settings
 
 pytestmark = pytest.mark.timeout(180)
@@ -238,7 +245,7 @@ async def test_a_body_sent_at_ten_bytes_a_second_ties_up_no_worker_and_ends_at_t
     print(f"\nC3: 1 MiB declared, 1 byte / 100 ms: a concurrent verify took {ms(other_took)}; "
           f"408 {problem['code']} {answered - sent_headers:.2f} s after the headers "
           f"(request_deadline_s={DEADLINE_S:g}); connection closed by the server "
-          f"{closed - answered:.2f} s after the 408 (aiohttp lingering); {sent} bytes sent")
+          f"{closed - answered:.2f} s after the 408 (lingering); {sent} bytes sent")
     # While it trickled: its 1 MiB is reserved in the body budget, no worker is busy.
     assert during["docvouch_workers_busy"] == 0
     assert during["docvouch_request_body_bytes"] == MiB
@@ -252,23 +259,36 @@ async def test_a_body_sent_at_ten_bytes_a_second_ties_up_no_worker_and_ends_at_t
     assert line["status"] == 408
 
 
-async def test_bodies_past_the_body_budget_are_refused_before_they_are_read(
-        server: ServerProcess) -> None:
+async def fill_body_budget(server: ServerProcess, session: aiohttp.ClientSession
+                           ) -> tuple[list[asyncio.StreamWriter], float]:
+    """Hold the whole body budget of the shared server; its writers and the bytes held.
+
+    Each holder sends the first 10 bytes of a chunked body: its length is unknown, so it
+    holds max_body_bytes of the budget. (A body declaring a maximum size is priced by that
+    length before it is read, and the queue refuses those first: see the test below.)
+    """
     settings_ = build_settings({"workers": 1})  # the shared server's limits
     slots = settings_.queue_max + settings_.workers  # (queue_max + workers) × max_body_bytes
     holders = []
-    for n in range(slots):  # each declares a maximum-size body and sends 10 bytes of it
+    for n in range(slots):
         _reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         writer.write(b"POST /v1/verify HTTP/1.1\r\nHost: docvouch\r\nContent-Type: "
-                     b"application/json\r\nX-Request-ID: budget-%d\r\nContent-Length: %d\r\n\r\n"
-                     b'{"text": "' % (n, settings_.max_body_bytes))
+                     b"application/json\r\nX-Request-ID: budget-%d\r\n"
+                     b'Transfer-Encoding: chunked\r\n\r\na\r\n{"text": "\r\n' % n)
         holders.append(writer)
+    end = time.monotonic() + DEADLINE_S / 2
+    while (await metrics(session, server.base))["docvouch_request_body_bytes"] < \
+            slots * settings_.max_body_bytes and time.monotonic() < end:
+        await asyncio.sleep(0.02)
+    return holders, (await metrics(session, server.base))["docvouch_request_body_bytes"]
+
+
+async def test_bodies_past_the_body_budget_are_refused_before_they_are_read(
+        server: ServerProcess) -> None:
+    settings_ = build_settings({"workers": 1})
+    slots = settings_.queue_max + settings_.workers
     async with aiohttp.ClientSession() as session:
-        end = time.monotonic() + DEADLINE_S / 2
-        while (await metrics(session, server.base))["docvouch_request_body_bytes"] < \
-                slots * settings_.max_body_bytes and time.monotonic() < end:
-            await asyncio.sleep(0.02)
-        held = (await metrics(session, server.base))["docvouch_request_body_bytes"]
+        holders, held = await fill_body_budget(server, session)
         started = time.perf_counter()
         async with session.post(server.base + "/v1/verify",
                                 json={"text": "No room: `os.getcwd()`."}) as refused:
@@ -280,12 +300,154 @@ async def test_bodies_past_the_body_budget_are_refused_before_they_are_read(
         async with session.post(server.base + "/v1/verify",
                                 json={"text": "Room again: `os.getcwd()`."}) as accepted:
             assert accepted.status == 200
-    print(f"\nBody budget: {slots} unfinished maximum-size bodies hold {held / MiB:.0f} MiB; "
+    print(f"\nBody budget: {slots} unfinished chunked bodies hold {held / MiB:.0f} MiB; "
           f"the next verify got {refused.status} {problem['code']} in {ms(took)}")
     assert held == slots * settings_.max_body_bytes
     assert refused.status == 503 and problem["code"] == "overloaded"
     assert int(refused.headers["Retry-After"]) >= 1
     assert took < 1.0
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP/1.1 response with a Content-Length: status, headers, body."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    headers, _ = head_and_body(head)
+    return status_of(head), headers, await reader.readexactly(int(headers["content-length"]))
+
+
+async def test_a_client_that_resends_at_once_after_a_503_waits_its_retry_after(
+        server: ServerProcess) -> None:
+    """RELIABILITY L1's clients: after an ``overloaded`` 503 on a kept-alive connection the
+    server reads nothing more from it for 50-100% of Retry-After, doubled for each such
+    503 in a row. A request resent at once waits in the socket meanwhile (costing the
+    event loop nothing), other connections are served as usual, and a request that is
+    not refused makes the next hold start over."""
+    def verify(n: int) -> bytes:  # a complete small request, kept alive
+        return post_verify(orjson.dumps({"text": f"Hold {n}: `os.getcwd()`."}),
+                           request_id=f"hold-{n}", close=False)
+
+    async with aiohttp.ClientSession() as session:
+        holders, _held = await fill_body_budget(server, session)
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(verify(1))
+        first, headers, _ = await read_response(reader)
+        retry_after = int(headers["retry-after"])
+        writer.write(verify(2))  # at once, ignoring Retry-After
+        sent = time.perf_counter()
+        probe = time.perf_counter()
+        async with session.get(server.base + "/healthz") as health:  # another connection
+            assert health.status == 200
+        probe = time.perf_counter() - probe
+        second, _h, _b = await read_response(reader)
+        waited = time.perf_counter() - sent
+        for holder in holders:
+            reset(holder)
+        await settled(session, server.base)
+        writer.write(verify(3))  # read once the second hold is over: budget free again
+        third, _h, _b = await read_response(reader)
+        served = time.perf_counter()
+        writer.write(verify(4))  # not held: the last request on it was served
+        fourth, _h, _b = await read_response(reader)
+        served = time.perf_counter() - served
+        writer.close()
+    lines = {x.get("request_id"): x for x in server.lines() if x.get("event") == "request"}
+    held = [lines[f"hold-{n}"].get("held_s") for n in (1, 2, 3, 4)]
+    print(f"\nHold: 503 with Retry-After {retry_after}; resent at once, answered "
+          f"{ms(waited)} later (holds {held}); /healthz on another connection meanwhile "
+          f"{ms(probe)}; after a 200 the next request took {ms(served)}")
+    assert (first, second, third, fourth) == (503, 503, 200, 200)
+    first_hold = min(retry_after, HOLD_MAX_S)
+    second_hold = min(2 * retry_after, HOLD_MAX_S)  # doubled: the second 503 in a row
+    assert 0.5 * first_hold <= held[0] <= first_hold
+    assert 0.5 * second_hold <= held[1] <= second_hold
+    assert held[2] is None and held[3] is None
+    assert waited >= held[0] - 0.05  # the resent request was only read after the hold
+    assert probe < 0.5 and served < 0.5
+
+
+async def test_a_large_body_refused_unread_is_dropped_without_copying_and_closed_cleanly(
+        server: ServerProcess) -> None:
+    """A maximum-size body refused before it is read (here: the body budget is full): the
+    client, which sends its whole body before it reads, gets the 503, then the server
+    takes the rest of the body off the socket after the hold (a duplicate descriptor reads
+    it with MSG_TRUNC, so nothing is copied into the service) and closes the connection
+    with a FIN, not a reset. No descriptor is left behind."""
+    settings_ = build_settings({"workers": 1})
+    body = b'{"text": "Dropped: `os.getcwd()`."}'
+    body += b" " * (settings_.max_body_bytes - len(body))
+    async with aiohttp.ClientSession() as session:
+        await settled(session, server.base)
+        fds_before = open_fds(server.pid)
+        holders, _held = await fill_body_budget(server, session)
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(post_verify(body, request_id="drained", close=False))
+        started = time.perf_counter()
+        await writer.drain()  # the whole body is sent (or buffered by the kernels)
+        status, headers, problem = await read_response(reader)
+        rest = await reader.read()  # b"" once the server has closed (a reset would raise)
+        closed = time.perf_counter() - started
+        writer.close()
+        for holder in holders:
+            reset(holder)
+        await settled(session, server.base)
+        end = time.monotonic() + 5
+        while open_fds(server.pid) > fds_before and time.monotonic() < end:
+            await asyncio.sleep(0.05)
+        fds_after = open_fds(server.pid)
+    line = next(x for x in server.lines() if x.get("request_id") == "drained")
+    print(f"\nDrain: {len(body):,}-byte body refused unread with {status}; connection closed "
+          f"by the server {ms(closed)} after sending (hold {line.get('held_s')} s); server "
+          f"FDs {fds_before} → {fds_after}")
+    assert status == 503 and orjson.loads(problem)["code"] == "overloaded"
+    assert headers["connection"].lower() == "close"
+    assert rest == b""
+    assert closed >= line["held_s"] - 0.05  # the rest was only read after the hold
+    assert fds_after <= fds_before
+
+
+async def test_large_bodies_the_queue_could_not_finish_are_refused_before_they_are_read(
+        server: ServerProcess) -> None:
+    """Bodies that declare a maximum size are priced by that length before they are read,
+    and count as queued while they are read: once the queue (1 worker, a 3 s deadline)
+    could not finish the next one in time, it is refused with 503 + Retry-After before a
+    byte of its body is read, long before the body budget is full."""
+    settings_ = build_settings({"workers": 1})
+    declared = settings_.max_body_bytes
+    sent: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    async with aiohttp.ClientSession() as session:
+        await settled(session, server.base)
+        for n in range(40):
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(b"POST /v1/verify HTTP/1.1\r\nHost: docvouch\r\nContent-Type: "
+                         b"application/json\r\nX-Request-ID: priced-%d\r\nContent-Length: "
+                         b'%d\r\n\r\n{"text": "' % (n, declared))
+            sent.append((reader, writer))
+            await asyncio.sleep(0.01)  # arrive in this order
+
+        async def answer(reader: asyncio.StreamReader) -> bytes:
+            try:
+                return await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 0.5)
+            except TimeoutError:
+                return b""  # admitted: the server waits for the rest of the body
+
+        answers = await asyncio.gather(*(answer(reader) for reader, _w in sent))
+        held = (await metrics(session, server.base))["docvouch_request_body_bytes"]
+        for _reader, writer in sent:
+            reset(writer)
+        await settled(session, server.base)
+    admitted = [n for n, head in enumerate(answers) if not head]
+    refused = [n for n, head in enumerate(answers) if head]
+    lines = {x.get("request_id"): x for x in server.lines() if x.get("event") == "request"}
+    print(f"\nPriced before reading: of 40 bodies declaring {declared:,} bytes, "
+          f"{len(admitted)} admitted to be read ({held / MiB:.0f} MiB of the budget held), "
+          f"{len(refused)} refused unread")
+    assert admitted and refused and held == len(admitted) * declared
+    assert held < (settings_.queue_max + settings_.workers) * declared  # the budget is not full
+    assert admitted == list(range(len(admitted)))  # the first ones, until the queue was full
+    for n in refused:
+        headers, _ = head_and_body(answers[n])
+        assert status_of(answers[n]) == 503 and int(headers["retry-after"]) >= 1
+        assert lines[f"priced-{n}"]["status"] == 503
 
 
 # --- H11 -------------------------------------------------------------------------------
@@ -496,19 +658,24 @@ async def test_a_flood_of_maximum_size_answers_keeps_health_fast_memory_bounded_
     print(f"\nFlood: {CONNECTIONS} connections × maximum-size answers "
           f"({limits.max_answer_chars:,} characters in {limits.max_body_bytes:,}-byte bodies) "
           f"for {flood_s:g} s: responses {stats}; /healthz ({len(probes)} probes) median "
-          f"{ms(statistics.median(probes))}, p90 {ms(percentile(probes, 0.9))}, max "
-          f"{ms(max(probes))}; peak PSS {sampler.peak / MiB:.0f} MiB ({sampler.samples} "
-          f"samples; {after_pss / MiB:.0f} MiB after) under the bound {explained}; a "
-          f"normal verify right after: "
+          f"{ms(statistics.median(probes))}, p90 {ms(percentile(probes, 0.9))}, p99 "
+          f"{ms(percentile(probes, 0.99))}, max {ms(max(probes))}; peak PSS "
+          f"{sampler.peak / MiB:.0f} MiB ({sampler.samples} samples; {after_pss / MiB:.0f} MiB "
+          f"after) under the bound {explained}; a normal verify right after: "
           f"{attempts} in {ms(recovered)}")
     assert not [k for k in stats if k.startswith("error:")], stats  # every request answered
     assert set(stats) <= {"200", "503"}, stats  # no 5xx but 503, no 504, no 4xx
     assert stats.get("503", 0) > 0 and "503 without Retry-After" not in stats
     assert stats.get("200", 0) > 0  # work still got done during the flood
-    # The event loop is saturated by the flood's connections (~500 refusals a second, each
-    # an accept, a parse, a 503 and the rest of a 1 MiB body read and dropped), so a probe
-    # queues behind them; it is never blocked by verification, which runs in the workers.
-    assert statistics.median(probes) < 1.0 and percentile(probes, 0.9) < 2.5
+    # The loop is not saturated: a large body is priced by its declared length and most
+    # are refused before they are read; the rest of a refused body is dropped unread (no
+    # copy), after a hold that slows each flooding connection down to about Retry-After;
+    # the workers run at a lower CPU priority than the loop (connections.py,
+    # worker_main.py). The first second, when 1,000 connections arrive at once, and the
+    # garbage collector's full passes make the slowest probes (up to ~0.9 s measured).
+    assert statistics.median(probes) < 0.050, sorted(probes)[-10:]
+    assert percentile(probes, 0.9) < 0.100, sorted(probes)[-10:]
+    assert max(probes) < 2.5, sorted(probes)[-10:]
     assert sampler.peak <= bound, explained
     # Bounded by the maximum-size jobs the workers were running when the flood ended.
     assert attempts[-1] == 200 and recovered < 3.0
