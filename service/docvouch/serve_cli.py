@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import signal
 import sys
 import textwrap
@@ -20,6 +21,7 @@ from typing import Any
 from docvouch.settings import CONFIG_ENV, SettingsError, describe, load_settings
 
 EXIT_OK, EXIT_START_FAILED, EXIT_USAGE = 0, 1, 2
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 def settings_help() -> str:
@@ -66,6 +68,14 @@ def run(args: argparse.Namespace) -> int:
               "Give the key to the client (it is shown only now); put the sha256 line in "
               "api_keys or admin_keys.")
         return EXIT_OK
+    # A stop signal from here on is kept for serve(), which acts on it once its event loop
+    # runs. Left to the default action, SIGTERM during start-up would kill the process
+    # (exit 143 under an init such as Docker's) or, with the service as PID 1 of a
+    # container, be dropped by the kernel: the stop then waits for the grace period and
+    # ends in SIGKILL (137). RELIABILITY G3.
+    pending: list[int] = []
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, lambda received, _frame: pending.append(received))
     try:
         settings = load_settings(config=args.config, overrides={
             "host": args.host, "port": args.port, "workers": args.workers,
@@ -77,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
 
     logs.configure(settings)
     try:
-        asyncio.run(serve(settings))
+        asyncio.run(serve(settings, pending=pending))
     except OSError as exc:  # the port is taken, or the address is not ours
         logs.get_logger("docvouch.serve").error(
             "start_failed", host=settings.host, port=settings.port, detail=str(exc))
@@ -87,26 +97,15 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def serve(settings: Any) -> None:
-    """Listen until a stop signal, then drain and stop (the whole service lifecycle)."""
-    from aiohttp import web
+async def serve(settings: Any, *, pending: list[int] | None = None) -> None:
+    """Listen until a stop signal, then drain and stop (the whole service lifecycle).
 
-    from docvouch.app import create_app
-    from docvouch.keys import POOL
+    ``pending``: stop signals received before the event loop ran (see ``run``); one there
+    stops the service as soon as it has started, without listening.
+    """
     from docvouch.logs import get_logger
-    from docvouch.validation import MAX_REQUEST_LINE_BYTES
 
     log = get_logger("docvouch.serve")
-    app = create_app(settings)
-    # keepalive_timeout: aiohttp's own default when no value is passed here is 3630 s, and
-    # its keep-alive timer is also the only limit on a client that never finishes its
-    # request headers.
-    runner = web.AppRunner(app, handle_signals=False, access_log=None,
-                           handler_cancellation=True,
-                           keepalive_timeout=settings.keepalive_timeout_s,
-                           max_line_size=MAX_REQUEST_LINE_BYTES,
-                           shutdown_timeout=settings.shutdown_timeout_s)
-    await runner.setup()
     loop = asyncio.get_running_loop()
     main_task = asyncio.current_task()
     stop = asyncio.Event()
@@ -117,21 +116,102 @@ async def serve(settings: Any) -> None:
         stop.set()
         log.info("stop_requested", signal=signal.Signals(signum).name)
 
+    # Installed before the slow imports and the app's start-up: a signal arriving meanwhile
+    # is delivered once the loop runs again.
+    for signum in STOP_SIGNALS:
+        loop.add_signal_handler(signum, on_stop, signum)
+    if pending:
+        on_stop(pending[0])
+
+    from aiohttp import hdrs, web
+
+    from docvouch.app import create_app
+    from docvouch.connections import read_in_small_chunks
+    from docvouch.keys import POOL
+    from docvouch.validation import MAX_REQUEST_LINE_BYTES
+
+    app = create_app(settings)
+
+    async def close_once_stopping(_request: web.BaseRequest,
+                                  response: web.StreamResponse) -> None:
+        # After a stop signal every response says "Connection: close". The drain closes each
+        # connection once its response is sent anyway; without the header a client that
+        # reuses its connection at once (wrk, a proxy's upstream keep-alive) has already
+        # sent its next request on it, which is then lost unanswered (measured: one per
+        # open connection under wrk, RELIABILITY G4).
+        if stop.is_set():
+            response.force_close()
+            response.headers[hdrs.CONNECTION] = "close"
+
+    app.on_response_prepare.append(close_once_stopping)
+
+    handling: set[asyncio.Task[Any]] = set()  # each request's task, until its response is sent
+
+    @web.middleware
+    async def track(request: web.Request, handler: Any) -> web.StreamResponse:
+        task = asyncio.current_task()
+        if task is not None:
+            handling.add(task)
+            task.add_done_callback(handling.discard)
+        return await handler(request)
+
+    app.middlewares.insert(0, track)
+    # keepalive_timeout: aiohttp's own default when no value is passed here is 3630 s, and
+    # its keep-alive timer is also the only limit on a client that never finishes its
+    # request headers.
+    runner = web.AppRunner(app, handle_signals=False, access_log=None,
+                           handler_cancellation=True,
+                           keepalive_timeout=settings.keepalive_timeout_s,
+                           max_line_size=MAX_REQUEST_LINE_BYTES,
+                           shutdown_timeout=settings.shutdown_timeout_s)
+    await runner.setup()
+    assert runner.server is not None
+    read_in_small_chunks(runner.server)  # 64 KiB per read, not 256 (connections.py)
+
     try:
-        site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
-        await site.start()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, on_stop, signum)
-        loop.add_signal_handler(signal.SIGHUP, app[POOL].request_reload)
-        log.info("listening", urls=[_url(a) for a in runner.addresses],
-                 settings=settings.public())
-        await stop.wait()
+        if not stop.is_set():  # (a stop signal during start-up: not even listening)
+            site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
+            await site.start()
+            # The engine's imports (numpy, scipy...) leave ~70,000 long-lived objects that
+            # every full collection would scan again: under a flood a full collection ran
+            # every second or so and paused the loop for ~200 ms. Out of the collector's
+            # sight from here on, as in the workers (worker_main.py).
+            gc.collect()
+            gc.freeze()
+            loop.add_signal_handler(signal.SIGHUP, app[POOL].request_reload)
+            log.info("listening", urls=[_url(a) for a in runner.addresses],
+                     settings=settings.public())
+            await stop.wait()
         log.info("draining", timeout_s=settings.shutdown_timeout_s)
     finally:
         for signum in (signal.SIGHUP,):
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(signum)
+        for started in list(runner.sites):
+            await started.stop()  # no new connection from here on
+        cancelled = await _finish(handling, settings.shutdown_timeout_s)
+        # aiohttp now closes the idle connections (and then those still answering)
+        log.info("requests_finished", cancelled=cancelled)
         await runner.cleanup()
+
+
+async def _finish(handling: set[asyncio.Task[Any]], timeout_s: float) -> int:
+    """Let the requests being handled finish, for up to ``timeout_s``; then cancel the rest
+    (how many is returned).
+
+    Done before aiohttp's own drain (``runner.cleanup()``), which at once stops reading
+    every connection: the rest of a body still arriving would be dropped, and its request
+    would wait, unanswered, for the whole timeout (RELIABILITY G3). Meanwhile a kept-alive
+    connection may bring one more request, answered with "Connection: close".
+    """
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout_s
+    while handling and (left := end - loop.time()) > 0:
+        await asyncio.wait(set(handling), timeout=left)
+    left_over = list(handling)
+    for task in left_over:
+        task.cancel()  # as aiohttp does at its timeout
+    return len(left_over)
 
 
 def _url(address: Any) -> str:
