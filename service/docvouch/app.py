@@ -246,6 +246,10 @@ def _spare_the_loop(request: web.Request, response: web.StreamResponse,
         held = connections.hold_reading(request, retry_after_s)
         if held:
             request[LOG_EXTRA]["held_s"] = round(held, 2)
+    elif (refused is not None and refused.code == "not_ready"
+          and request.path.startswith("/v1/")):  # work refused while loading, not /readyz
+        if connections.hold_until(request, request.app[POOL].ready_event):
+            request[LOG_EXTRA]["held"] = "until_ready"
     else:
         connections.served(request)
 

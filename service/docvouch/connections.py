@@ -108,6 +108,35 @@ def hold_reading(request: web.BaseRequest, retry_after_s: float) -> float:
     return seconds
 
 
+# A not_ready 503 (the indexes still loading after a start or restart) holds the
+# connection until the service is ready, at most this long: a client that resends at once
+# gets one 503 per connection instead of thousands (RELIABILITY G4).
+NOT_READY_HOLD_MAX_S = 10.0
+_WAITERS: set[asyncio.Task[None]] = set()
+
+
+def hold_until(request: web.BaseRequest, ready: asyncio.Event,
+               max_s: float = NOT_READY_HOLD_MAX_S) -> bool:
+    """Stop reading ``request``'s connection until ``ready`` is set or ``max_s`` passes;
+    False when the connection was left alone (same conditions as :func:`hold_reading`)."""
+    transport = request.transport
+    if (ready.is_set() or transport is None or transport.is_closing()
+            or not transport.is_reading() or not request.keep_alive
+            or not request.content.is_eof()):
+        return False
+    transport.pause_reading()
+
+    async def release() -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ready.wait(), max_s)
+        _resume(transport)
+
+    waiter = asyncio.get_running_loop().create_task(release())
+    _WAITERS.add(waiter)
+    waiter.add_done_callback(_WAITERS.discard)
+    return True
+
+
 def served(request: web.BaseRequest) -> None:
     """A request on this connection was not refused for overload: its holds start over."""
     transport = request.transport

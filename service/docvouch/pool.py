@@ -69,6 +69,9 @@ class WorkerPool:
         self.metrics = metrics
         self.home = home
         self.state = "loading"
+        # Set once the first generation serves (connections held after a not_ready 503
+        # wait for it: connections.hold_until)
+        self.ready_event = asyncio.Event()
         self.detail = "starting"
         self.generation: Generation | None = None
         self._reload_lock = asyncio.Lock()
@@ -153,6 +156,7 @@ class WorkerPool:
     def _swap(self, generation: Generation) -> None:
         old, self.generation = self.generation, generation
         self.state, self.detail = "ready", "ready"
+        self.ready_event.set()
         self.metrics.set_corpora(generation.corpora)
         log.info("index_loaded", corpora={k: v.name for k, v in generation.builds.items()},
                  unavailable=sorted(generation.errors), workers=generation.alive)
@@ -300,6 +304,7 @@ class WorkerPool:
     async def close(self, *, drain_s: float) -> None:
         """Stop every generation (after up to ``drain_s`` for queued work)."""
         self.state, self.detail = "closed", "shutting down"
+        self.ready_event.set()  # release held connections: they get the shutdown's answer
         if self._reload_task is not None:
             self._reload_task.cancel()
         gens = [g for g in (self.generation,) if g is not None]
