@@ -497,8 +497,10 @@ def test_g4_systemctl_restart_under_wrk_exits_0_and_serves_again(
     assert old.seconds < service.timeout_stop_s
     assert not workers & set(old.leftovers), ("workers outlived the main process",
                                               old.leftovers)
+    # an empty command line is a process that has already exited (a zombie its parent has
+    # not reaped yet), which is all systemd's SIGKILL would find of it
     assert all("multiprocessing.forkserver" in cmd or "multiprocessing.resource_tracker" in cmd
-               for cmd in old.leftovers.values()), old.leftovers
+               for cmd in old.leftovers.values() if cmd), old.leftovers
     assert open_at_restart >= 90, open_at_restart  # wrk's 100, give or take a reconnect
     assert statuses.get(200, 0) > 0
     assert set(statuses) <= {200, 503}, summary
