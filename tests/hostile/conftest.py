@@ -1,7 +1,8 @@
 """Hostile-input tests reuse the service fixtures (``service_home``, ``shared``, ``make_client``).
 
 The service conftest is loaded under its own module name, so its fixtures are registered here
-too without copying them; ``service_support`` becomes importable for the helpers.
+too without copying them; ``service_support`` and ``deploy_support`` become importable for
+the helpers.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import sys
 from pathlib import Path
 
 SERVICE_TESTS = Path(__file__).resolve().parents[1] / "service"
-if str(SERVICE_TESTS) not in sys.path:
-    sys.path.insert(0, str(SERVICE_TESTS))
+DEPLOY_TESTS = Path(__file__).resolve().parents[1] / "deploy"  # deploy_support: Dockerfile, need
+for helpers in (SERVICE_TESTS, DEPLOY_TESTS):
+    if str(helpers) not in sys.path:
+        sys.path.insert(0, str(helpers))
 
 _spec = importlib.util.spec_from_file_location("docvouch_service_fixtures",
                                                SERVICE_TESTS / "conftest.py")

@@ -66,12 +66,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from deploy_support import dockerfile_stages, env_pairs
 from server_process import alive, descendants, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 COMPOSE_FILE = DEPLOY / "compose.yaml"
-DOCKERFILE = DEPLOY / "Dockerfile"
 UNIT_FILE = DEPLOY / "docvouch.service"
 
 
@@ -120,26 +120,6 @@ def interpolate(value: str, variables: dict[str, str]) -> str:
     return re.sub(r"\$\$|\$\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}", one, value)
 
 
-def _dockerfile_final_stage() -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) of the Dockerfile's last stage, continuation lines joined."""
-    stages: list[list[tuple[str, str]]] = []
-    pending = ""
-    for raw in DOCKERFILE.read_text().splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        keyword, _, rest = (pending + line).strip().partition(" ")
-        pending = ""
-        if keyword.upper() == "FROM":
-            stages.append([])
-        if stages:
-            stages[-1].append((keyword.upper(), rest.strip()))
-    return stages[-1]
-
-
 def _exec_form(arguments: str) -> list[str]:
     value = yaml.safe_load(arguments)  # JSON arrays are YAML
     assert isinstance(value, list), f"not the exec form: {arguments}"
@@ -168,11 +148,9 @@ def compose_service(name: str, variables: dict[str, str]) -> ComposeService:
     """Service ``name`` of deploy/compose.yaml on the image deploy/Dockerfile builds."""
     service = yaml.safe_load(COMPOSE_FILE.read_text())["services"][name]
     image: dict[str, Any] = {"ENV": {}}
-    for keyword, rest in _dockerfile_final_stage():
+    for keyword, rest in dockerfile_stages()[-1]:
         if keyword == "ENV":
-            for token in shlex.split(rest):
-                key, _, value = token.partition("=")
-                image["ENV"][key] = value
+            image["ENV"].update(env_pairs(rest))
         elif keyword in ("ENTRYPOINT", "CMD"):
             image[keyword] = _exec_form(rest)
         elif keyword == "STOPSIGNAL":

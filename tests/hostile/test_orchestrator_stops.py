@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from deploy_support import need
 from orchestrators import (
     ComposeService,
     Container,
@@ -88,15 +89,6 @@ SITE_ENV = {  # deploy/docvouch.service's EnvironmentFile, as a site would write
     # restart, not the back-pressure 503s of a queue smaller than the load (L1 covers those).
     "DOCVOUCH_QUEUE_MAX": "128",
 }
-
-
-def need(available: object, what: str) -> None:
-    """Skip without ``what`` locally; fail in CI, where the install steps provide it."""
-    if available:
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"{what} is missing in CI: scripts/install-test-deps should provide it")
-    pytest.skip(f"{what} is not available")
 
 
 @pytest.fixture(scope="module")
