@@ -98,9 +98,8 @@ def hold_reading(request: web.BaseRequest, retry_after_s: float) -> float:
     Only for a connection that stays open with nothing of this request left to read (a
     request whose body is unread is drained and closed instead, see :class:`BodyDrain`).
     """
-    transport = request.transport
-    if (transport is None or transport.is_closing() or not transport.is_reading()
-            or not request.keep_alive or not request.content.is_eof()):
+    transport = _holdable(request)
+    if transport is None:
         return 0.0
     seconds = hold_seconds(request, retry_after_s)
     transport.pause_reading()
@@ -119,10 +118,8 @@ def hold_until(request: web.BaseRequest, ready: asyncio.Event,
                max_s: float = NOT_READY_HOLD_MAX_S) -> bool:
     """Stop reading ``request``'s connection until ``ready`` is set or ``max_s`` passes;
     False when the connection was left alone (same conditions as :func:`hold_reading`)."""
-    transport = request.transport
-    if (ready.is_set() or transport is None or transport.is_closing()
-            or not transport.is_reading() or not request.keep_alive
-            or not request.content.is_eof()):
+    transport = _holdable(request)
+    if transport is None or ready.is_set():
         return False
     transport.pause_reading()
 
@@ -135,6 +132,16 @@ def hold_until(request: web.BaseRequest, ready: asyncio.Event,
     _WAITERS.add(waiter)
     waiter.add_done_callback(_WAITERS.discard)
     return True
+
+
+def _holdable(request: web.BaseRequest) -> asyncio.Transport | None:
+    """The request's transport if its connection can be held: open, read, kept alive and
+    with nothing of this request left to read."""
+    transport = request.transport
+    if (transport is None or transport.is_closing() or not transport.is_reading()
+            or not request.keep_alive or not request.content.is_eof()):
+        return None
+    return transport  # type: ignore[return-value]
 
 
 def served(request: web.BaseRequest) -> None:
