@@ -2,8 +2,9 @@
 
 ``register(subparsers)`` adds the subcommand to the main CLI. Signals:
 
-* SIGTERM / SIGINT: stop listening, let in-flight requests finish (``shutdown_timeout_s``),
-  stop the workers, exit 0. A second signal stops at once.
+* SIGTERM / SIGINT: stop listening (connections already queued are still served), let
+  in-flight requests finish (``shutdown_timeout_s``), stop the workers, exit 0. A second
+  signal stops at once.
 * SIGHUP: swap in newly published index builds without failing a request.
 """
 
@@ -14,6 +15,7 @@ import asyncio
 import contextlib
 import gc
 import signal
+import socket
 import sys
 import textwrap
 from typing import Any
@@ -103,6 +105,7 @@ async def serve(settings: Any, *, pending: list[int] | None = None) -> None:
     ``pending``: stop signals received before the event loop ran (see ``run``); one there
     stops the service as soon as it has started, without listening.
     """
+    from docvouch import listeners
     from docvouch.logs import get_logger
 
     log = get_logger("docvouch.serve")
@@ -110,9 +113,12 @@ async def serve(settings: Any, *, pending: list[int] | None = None) -> None:
     main_task = asyncio.current_task()
     stop = asyncio.Event()
 
+    listening: list[socket.socket] = []
+
     def on_stop(signum: int) -> None:
         if stop.is_set() and main_task is not None:
             main_task.cancel()  # second signal: do not wait any longer
+        listeners.refuse_new(listening)  # before any response says "Connection: close"
         stop.set()
         log.info("stop_requested", signal=signal.Signals(signum).name)
 
@@ -145,14 +151,11 @@ async def serve(settings: Any, *, pending: list[int] | None = None) -> None:
 
     app.on_response_prepare.append(close_once_stopping)
 
-    handling: set[asyncio.Task[Any]] = set()  # each request's task, until its response is sent
+    handling = _Handling()
 
     @web.middleware
     async def track(request: web.Request, handler: Any) -> web.StreamResponse:
-        task = asyncio.current_task()
-        if task is not None:
-            handling.add(task)
-            task.add_done_callback(handling.discard)
+        handling.started()
         return await handler(request)
 
     app.middlewares.insert(0, track)
@@ -170,8 +173,9 @@ async def serve(settings: Any, *, pending: list[int] | None = None) -> None:
 
     try:
         if not stop.is_set():  # (a stop signal during start-up: not even listening)
-            site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
-            await site.start()
+            listening.extend(listeners.bind(settings.host, settings.port, backlog=1024))
+            for sock in listening:
+                await web.SockSite(runner, sock).start()
             # The engine's imports (numpy, scipy...) leave ~70,000 long-lived objects that
             # every full collection would scan again: under a flood a full collection ran
             # every second or so and paused the loop for ~200 ms. Out of the collector's
@@ -187,31 +191,69 @@ async def serve(settings: Any, *, pending: list[int] | None = None) -> None:
         for signum in (signal.SIGHUP,):
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(signum)
+        listeners.refuse_new(listening)  # (again, if start-up failed before the stop)
+        queued = listeners.take_queued(listening)
         for started in list(runner.sites):
-            await started.stop()  # no new connection from here on
-        cancelled = await _finish(handling, settings.shutdown_timeout_s)
+            await started.stop()  # closes the listeners
+        for sock in (sock for sock in listening if sock.fileno() != -1):
+            sock.close()  # bound, but start-up failed before it listened
+        for connection in queued:  # served like the others, then closed
+            await loop.connect_accepted_socket(runner.server, connection)
+        cancelled = await handling.finish(settings.shutdown_timeout_s)
         # aiohttp now closes the idle connections (and then those still answering)
         log.info("requests_finished", cancelled=cancelled)
         await runner.cleanup()
 
 
-async def _finish(handling: set[asyncio.Task[Any]], timeout_s: float) -> int:
-    """Let the requests being handled finish, for up to ``timeout_s``; then cancel the rest
-    (how many is returned).
+class _Handling:
+    """The requests being handled, for the drain: each request's task until its response is
+    sent, and when the last one started."""
 
-    Done before aiohttp's own drain (``runner.cleanup()``), which at once stops reading
-    every connection: the rest of a body still arriving would be dropped, and its request
-    would wait, unanswered, for the whole timeout (RELIABILITY G3). Meanwhile a kept-alive
-    connection may bring one more request, answered with "Connection: close".
-    """
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout_s
-    while handling and (left := end - loop.time()) > 0:
-        await asyncio.wait(set(handling), timeout=left)
-    left_over = list(handling)
-    for task in left_over:
-        task.cancel()  # as aiohttp does at its timeout
-    return len(left_over)
+    # A kept-alive connection whose last response went out before the stop (so without
+    # "Connection: close") may already carry its next request: aiohttp's drain would close
+    # it unread and the request would be lost (RELIABILITY G4: one read error in a
+    # restart under wrk). The drain waits until no request has started for this long.
+    # Past it, closing an idle kept-alive connection is the race HTTP clients must handle.
+    QUIET_S = 0.25
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.last_start = 0.0
+
+    def started(self) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        self.last_start = asyncio.get_running_loop().time()
+
+    async def finish(self, timeout_s: float) -> int:
+        """Let the requests being handled finish, and any next request on a kept-alive
+        connection arrive (``QUIET_S``), for up to ``timeout_s``; then cancel the rest (how
+        many is returned).
+
+        Done before aiohttp's own drain (``runner.cleanup()``), which at once stops reading
+        every connection: the rest of a body still arriving would be dropped, and its
+        request would wait, unanswered, for the whole timeout (RELIABILITY G3). Every
+        response from the stop on says "Connection: close", so each connection brings at
+        most one more request.
+        """
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        end = now + timeout_s
+        self.last_start = max(self.last_start, now)  # connections idle at the stop, too
+        while (left := end - loop.time()) > 0:
+            if self.tasks:
+                await asyncio.wait(set(self.tasks), timeout=left)
+                continue
+            quiet_left = self.last_start + self.QUIET_S - loop.time()
+            if quiet_left <= 0:
+                break
+            await asyncio.sleep(min(quiet_left, left))
+        left_over = list(self.tasks)
+        for task in left_over:
+            task.cancel()  # as aiohttp does at its timeout
+        return len(left_over)
 
 
 def _url(address: Any) -> str:

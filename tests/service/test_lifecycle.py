@@ -76,6 +76,33 @@ async def test_sigterm_finishes_in_flight_requests_refuses_new_ones_and_exits_0(
                and line.get("status") == 200) == 3
 
 
+async def test_a_request_sent_on_a_kept_alive_connection_just_after_sigterm_is_answered(
+        service_home: Path, tmp_path: Path) -> None:
+    """A client that reuses its connection has often sent its next request before it could
+    know of the stop (wrk does so at once): that request is answered, with "Connection:
+    close", not dropped with the idle connection (RELIABILITY G4)."""
+    request = (b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+    with ServerProcess(service_home, tmp_path / "serve.log", workers=1) as server:
+        async with aiohttp.ClientSession() as session:
+            await wait_ready(session, server.base)
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        try:
+            writer.write(request)
+            first = await reader.readuntil(b"\r\n\r\n")
+            assert first.startswith(b"HTTP/1.1 200") and b"close" not in first.lower()
+            await reader.readexactly(int(first.lower().split(b"content-length: ")[1]
+                                         .split(b"\r\n")[0]))
+            server.signal(signal.SIGTERM)
+            assert await refused(server.base), "the listener stayed open after SIGTERM"
+            writer.write(request)  # well within the drain's quiet time (serve_cli._Handling)
+            second = await asyncio.wait_for(reader.read(), 10)  # to the server's close
+        finally:
+            writer.close()
+        assert second.startswith(b"HTTP/1.1 200"), second
+        assert b"connection: close" in second.lower(), second
+        assert await asyncio.to_thread(server.wait, 15) == 0
+
+
 async def test_sighup_swaps_in_a_new_build_without_failing_a_request(
         service_home: Path, tmp_path: Path) -> None:
     home = copy_home(service_home, tmp_path / "home")
