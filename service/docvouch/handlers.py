@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 from aiohttp import web
@@ -32,6 +32,10 @@ from docvouch.keys import (
     STATIC,
 )
 from docvouch.validation import check_body_headers, parse_search, parse_verify, read_json
+
+if TYPE_CHECKING:
+    from docvouch.pool import WorkerPool
+    from docvouch.settings import Settings
 
 T = TypeVar("T")
 PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -171,17 +175,20 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     """GET /readyz: 200 once every configured corpus is mapped by live workers."""
-    pool = request.app[POOL]
+    return json_response(readiness(request.app[POOL], request.app[SETTINGS]))
+
+
+def readiness(pool: WorkerPool, settings: Settings) -> dict[str, Any]:
+    """The /readyz body, or NotReadyError (also published to the health port, health.py)."""
     gen = pool.generation
     if pool.state != "ready" or gen is None or gen.alive == 0:
         state = pool.state if pool.state != "ready" else "no_workers"
         raise NotReadyError(f"not ready ({state}): {pool.detail}", retry_after_s=2,
                             state=state)
-    return json_response({
+    return {
         "status": "ready", "corpora": pool.builds(),
-        "workers": {"alive": gen.alive, "configured": request.app[SETTINGS].workers,
-                    "busy": gen.busy},
-        "queue": {"waiting": gen.waiting, "max": request.app[SETTINGS].queue_max}})
+        "workers": {"alive": gen.alive, "configured": settings.workers, "busy": gen.busy},
+        "queue": {"waiting": gen.waiting, "max": settings.queue_max}}
 
 
 async def metrics(request: web.Request) -> web.Response:

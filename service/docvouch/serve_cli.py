@@ -133,7 +133,9 @@ async def serve(settings: Any, *, pending: list[int] | None = None) -> None:
 
     from docvouch.app import create_app
     from docvouch.connections import read_in_small_chunks
-    from docvouch.keys import POOL
+    from docvouch.handlers import readiness
+    from docvouch.health import HealthPort, publish_forever
+    from docvouch.keys import POOL, STARTED
     from docvouch.validation import MAX_REQUEST_LINE_BYTES
 
     app = create_app(settings)
@@ -171,9 +173,22 @@ async def serve(settings: Any, *, pending: list[int] | None = None) -> None:
     assert runner.server is not None
     read_in_small_chunks(runner.server)  # 64 KiB per read, not 256 (connections.py)
 
+    health: HealthPort | None = None
+    beat: asyncio.Task[None] | None = None
     try:
         if not stop.is_set():  # (a stop signal during start-up: not even listening)
             listening.extend(listeners.bind(settings.host, settings.port, backlog=1024))
+            if settings.health_port:
+                health = HealthPort(
+                    listeners.bind(settings.host, settings.health_port, backlog=128),
+                    stall_s=settings.health_stall_s, started=app[STARTED])
+
+                def ready_now() -> dict[str, Any]:
+                    return readiness(app[POOL], settings)
+
+                health.publish(ready_now)
+                health.start()
+                beat = asyncio.create_task(publish_forever(health, ready_now))
             for sock in listening:
                 await web.SockSite(runner, sock).start()
             # The engine's imports (numpy, scipy...) leave ~70,000 long-lived objects that
@@ -184,7 +199,8 @@ async def serve(settings: Any, *, pending: list[int] | None = None) -> None:
             gc.freeze()
             loop.add_signal_handler(signal.SIGHUP, app[POOL].request_reload)
             log.info("listening", urls=[_url(a) for a in runner.addresses],
-                     settings=settings.public())
+                     health_urls=[_url(s.getsockname()) for s in health.sockets] if health
+                     else [], settings=settings.public())
             await stop.wait()
         log.info("draining", timeout_s=settings.shutdown_timeout_s)
     finally:
@@ -203,6 +219,11 @@ async def serve(settings: Any, *, pending: list[int] | None = None) -> None:
         # aiohttp now closes the idle connections (and then those still answering)
         log.info("requests_finished", cancelled=cancelled)
         await runner.cleanup()
+        # The health port last: liveness holds while the service drains.
+        if beat is not None:
+            beat.cancel()
+        if health is not None:
+            health.stop()
 
 
 class _Handling:

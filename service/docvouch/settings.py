@@ -62,6 +62,13 @@ class Settings:
     host: str = _setting(
         "127.0.0.1", "Address to bind. Anything but loopback requires api_keys.")
     port: int = _setting(8765, "TCP port to listen on (0 picks a free one).", low=0, high=65535)
+    health_port: int = _setting(
+        0, "Also answer GET /healthz and /readyz on this port (same host), from a thread of "
+        "their own: probes stay fast while the event loop is saturated. 0: off.",
+        low=0, high=65535)
+    health_stall_s: float = _setting(
+        10.0, "On the health port, /healthz answers 503 once the event loop has not run for "
+        "this long.", low=0.5, high=3600)
     workers: int = _setting(
         help="Worker processes that verify answers; each maps the indexes once.",
         factory=_cpu_count, low=1, high=256, default_text="CPU cores")
@@ -280,6 +287,9 @@ def _hashes(values: tuple[str, ...], name: str) -> tuple[str, ...]:
 
 
 def _cross_check(settings: Settings) -> None:
+    if settings.health_port and settings.health_port == settings.port:
+        raise SettingsError(f"health_port: {settings.health_port} is already the service's "
+                            "port; pick another (or 0 to turn the health port off)")
     if not settings.loopback and not settings.api_keys:
         raise SettingsError(
             f"host {settings.host} is not a loopback address: set api_keys "

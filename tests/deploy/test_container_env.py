@@ -71,14 +71,15 @@ def test_the_image_process_serves_on_a_read_only_root_and_passes_its_healthcheck
         docvouch_home: Path, loopback, tmp_path: Path) -> None:
     need(os.geteuid() == 0 and shutil.which("unshare"),
          "root and unshare (a private mount namespace)")
-    port = loopback.free_port()
+    port, health_port = loopback.free_port(), loopback.free_port()
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     env = {**os.environ, **runtime_env(),
            # What differs from the image: the index path, loopback instead of 0.0.0.0 (this
            # machine's tests use loopback only), a key, one worker.
            "DOCVOUCH_HOME": str(docvouch_home), "DOCVOUCH_HOST": "127.0.0.1",
-           "DOCVOUCH_PORT": str(port), "DOCVOUCH_API_KEYS": hash_key(API_KEY),
+           "DOCVOUCH_PORT": str(port), "DOCVOUCH_HEALTH_PORT": str(health_port),
+           "DOCVOUCH_API_KEYS": hash_key(API_KEY),
            "DOCVOUCH_WORKERS": "1", "TMPDIR": str(scratch)}
     script = ('mount -t tmpfs -o size=64m,mode=1777 tmpfs "$1" && '
               'mount -o remount,bind,ro / && shift && exec "$@"')
@@ -107,7 +108,8 @@ def test_the_image_process_serves_on_a_read_only_root_and_passes_its_healthcheck
         root_options = [m[5] for m in mounts if m[4] == "/"][-1].split(",")
         assert "ro" in root_options, root_options
         assert any(m[4] == str(scratch) and "tmpfs" in m for m in mounts)
-        check_env = {**os.environ, "DOCVOUCH_PORT": str(port)}
+        check_env = {**os.environ, "DOCVOUCH_PORT": str(port),
+                     "DOCVOUCH_HEALTH_PORT": str(health_port)}
         for argv in (healthcheck_argv(), compose_healthcheck_argv()):
             done = subprocess.run(as_local(argv), env=check_env, capture_output=True,
                                   text=True, timeout=10, check=False)
@@ -129,7 +131,7 @@ def test_the_image_process_serves_on_a_read_only_root_and_passes_its_healthcheck
 
 def test_a_failing_healthcheck_fails() -> None:
     """The HEALTHCHECK command exits non-zero when nothing answers (no false health)."""
-    env = {**os.environ, "DOCVOUCH_PORT": "1"}  # nothing listens on port 1
+    env = {**os.environ, "DOCVOUCH_PORT": "1", "DOCVOUCH_HEALTH_PORT": "1"}  # nothing on 1
     done = subprocess.run(as_local(healthcheck_argv()), env=env, capture_output=True,
                           timeout=10, check=False)
     assert done.returncode != 0

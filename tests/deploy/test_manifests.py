@@ -226,10 +226,12 @@ def test_deployment_probes_resources_and_termination(
     pod = deployment["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-    assert ports == {"http": DEFAULTS.port}
+    assert ports == {"http": DEFAULTS.port,
+                     "health": int(config["data"]["DOCVOUCH_HEALTH_PORT"])}
+    # Probed on the health port: a flood on the service's port does not delay them.
     ready, live = container["readinessProbe"]["httpGet"], container["livenessProbe"]["httpGet"]
-    assert ready["path"] == "/readyz" and ready["port"] in ports
-    assert live["path"] == "/healthz" and live["port"] in ports
+    assert ready["path"] == "/readyz" and ready["port"] == "health"
+    assert live["path"] == "/healthz" and live["port"] == "health"
     requests, limits = container["resources"]["requests"], container["resources"]["limits"]
     assert {"cpu", "memory"} <= set(requests) and "memory" in limits
     pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
@@ -292,11 +294,13 @@ def test_dockerfile_is_multi_stage_non_root_with_a_healthcheck_and_a_built_index
     user = runtime["USER"].split(":")[0]
     assert user not in {"0", "root"}
     assert "/healthz" in runtime["HEALTHCHECK"] and "CMD" in runtime["HEALTHCHECK"]
-    assert runtime["EXPOSE"] == str(DEFAULTS.port)
     env: dict[str, str] = {}
     for keyword, rest in stages[-1]:
         if keyword == "ENV":
             env.update(env_pairs(rest))
+    # the service's port and the health port, which the HEALTHCHECK asks
+    assert runtime["EXPOSE"].split() == [str(DEFAULTS.port), env["DOCVOUCH_HEALTH_PORT"]]
+    assert "DOCVOUCH_HEALTH_PORT" in runtime["HEALTHCHECK"]
     docvouch_env = {k for k in env if k.startswith("DOCVOUCH_")}
     assert docvouch_env <= setting_variables(), docvouch_env - setting_variables()
     assert env["DOCVOUCH_BUILD_DEFAULT_INDEX"] == "false"  # never writes at run time

@@ -312,6 +312,8 @@ class Container:
         environment = {**_from_test_env(), "LANG": "C.UTF-8", **service.env,
                        "DOCVOUCH_HOME": str(home), "DOCVOUCH_HOST": "127.0.0.1",
                        "DOCVOUCH_PORT": str(port), "TMPDIR": str(scratch), **env}
+        if environment.get("DOCVOUCH_HEALTH_PORT", "0") != "0":  # the image's 8766 may be taken
+            environment["DOCVOUCH_HEALTH_PORT"] = str(free_port())
         # In the container's mount namespace: / read-only, a tmpfs for /tmp (here a scratch
         # folder, TMPDIR), then exec: sh's PID 1 becomes tini's (or the service's).
         script = ('mount -t tmpfs -o size=64m,mode=1777 tmpfs "$1" && '

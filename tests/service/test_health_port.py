@@ -1,0 +1,121 @@
+"""The health port (health.py): /healthz and /readyz from a thread beside the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import aiohttp
+import orjson
+import pytest
+from server_process import ServerProcess, free_port
+from service_support import wait_ready
+
+from docvouch import listeners
+from docvouch.errors import NotReadyError
+from docvouch.health import HealthPort
+from docvouch.settings import SettingsError, build_settings
+
+
+def get(url: str) -> tuple[int, str, dict]:
+    """A blocking GET (from a thread: the test's own event loop may be the one stalled)."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.headers["Content-Type"], orjson.loads(
+                response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers["Content-Type"], orjson.loads(exc.read())
+
+
+@pytest.mark.slow
+async def test_the_health_port_answers_as_the_service_port_does(
+        service_home: Path, tmp_path: Path) -> None:
+    health_port = free_port()
+    with ServerProcess(service_home, tmp_path / "serve.log", workers=1,
+                       health_port=health_port) as server:
+        health = f"http://127.0.0.1:{health_port}"
+        async with aiohttp.ClientSession() as session:
+            await wait_ready(session, server.base)
+            await wait_ready(session, health)
+            async with session.get(server.base + "/readyz") as main_ready, \
+                    session.get(health + "/readyz") as health_ready:
+                main_body, health_body = await main_ready.json(), await health_ready.json()
+            # the same readiness, published at most a tenth of a second apart
+            assert health_body["corpora"] == main_body["corpora"]
+            assert health_body["workers"]["alive"] == 1
+            async with session.get(health + "/healthz") as response:
+                assert response.status == 200
+                body = await response.json()
+                assert body["status"] == "ok" and 0 <= body["loop_lag_ms"] < 10_000
+            for method, path, status in (("GET", "/v1/corpus", 404), ("POST", "/healthz", 405)):
+                async with session.request(method, health + path) as response:
+                    assert response.status == status
+                    assert response.content_type == "application/problem+json"
+                    assert (await response.json())["status"] == status
+        listening = server.wait_for_log("listening")
+        assert listening["health_urls"] == [health]
+
+
+async def test_healthz_says_stalled_when_the_event_loop_stops_running() -> None:
+    """The test's own loop plays the service's: while it is blocked, the health thread still
+    answers, and says so; once it runs again, 200."""
+    sockets = listeners.bind("127.0.0.1", 0, backlog=16)
+    number = sockets[0].getsockname()[1]
+    url = f"http://127.0.0.1:{number}"
+    port = HealthPort(sockets, stall_s=0.5, started=time.monotonic())
+
+    def not_ready() -> dict:
+        raise NotReadyError("not ready (loading): mapping the indexes", retry_after_s=2,
+                            state="loading")
+
+    port.publish(not_ready)
+    port.start()
+    try:
+        status, kind, body = await asyncio.to_thread(get, url + "/readyz")
+        assert (status, kind, body["state"]) == (503, "application/problem+json", "loading")
+        port.publish(lambda: {"status": "ready"})
+        assert (await asyncio.to_thread(get, url + "/readyz"))[0] == 200
+
+        answers: list[tuple[int, str, dict]] = []
+        started = time.monotonic()
+        # blocks this (the publishing) loop while a thread probes the health port
+        prober = asyncio.get_running_loop().run_in_executor(
+            None, lambda: (time.sleep(0.8), answers.extend(
+                [get(url + "/healthz"), get(url + "/readyz")])))
+        time.sleep(1.5)  # the event loop does not run: no snapshot is published
+        await prober
+        assert time.monotonic() - started >= 1.5
+        for status, kind, body in answers:
+            assert (status, kind, body["code"]) == (503, "application/problem+json", "stalled")
+            assert body["stalled_s"] >= 0.5 and "health_stall_s" in body["detail"]
+
+        port.publish(lambda: {"status": "ready"})  # the loop runs again
+        status, _kind, body = await asyncio.to_thread(get, url + "/healthz")
+        assert status == 200 and body["loop_lag_ms"] < 500
+    finally:
+        port.stop()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", number), timeout=2)
+
+
+def test_the_health_port_cannot_be_the_service_port() -> None:
+    with pytest.raises(SettingsError, match="health_port"):
+        build_settings({"port": 9000, "health_port": 9000})
+
+
+@pytest.mark.slow
+def test_a_taken_health_port_fails_the_start_with_a_reason(
+        service_home: Path, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with ServerProcess(service_home, tmp_path / "serve.log", workers=1,
+                           health_port=taken.getsockname()[1]) as server:
+            assert server.wait(30) == 1
+            failed = server.wait_for_log("start_failed")
+    assert failed["port"] == server.port and "in use" in failed["detail"]
+    assert "Traceback" not in server.log_path.read_text()
