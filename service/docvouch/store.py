@@ -30,12 +30,19 @@ from typing import Any
 import platformdirs
 
 from docvouch.errors import CorpusBuildError, IndexCorruptError, IndexMissingError
-from docvouch.index import build_index, read_manifest
 
 DEFAULT_CORPUS = "python"
 KEEP_BUILDS = 2
 _BUILD_COUNTER = itertools.count()
 Progress = Callable[[str], None]
+
+
+def _read_manifest(directory: Path) -> dict[str, Any]:
+    # index.py (numpy, scipy, bm25s: ~0.45 s) is imported on first use, not with this
+    # module: the CLI imports it, and `docvouch serve` must catch stop signals at once.
+    from docvouch.index import read_manifest
+
+    return read_manifest(directory)
 
 
 def resolve_home(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -66,7 +73,7 @@ def list_corpora(home: Path) -> list[dict[str, Any]]:
         if not (entry / "current").exists():
             continue
         try:
-            manifest = read_manifest((entry / "current").resolve())
+            manifest = _read_manifest((entry / "current").resolve())
             out.append({"name": entry.name, **manifest["corpus"], **manifest["counts"],
                         "built_at": manifest["built_at"], "path": str(entry / "current")})
         except (IndexCorruptError, IndexMissingError) as exc:
@@ -140,7 +147,7 @@ def python_version() -> str:
 def default_index_is_fresh(home: Path) -> bool:
     """True if the default corpus exists, reads, and matches this interpreter's version."""
     try:
-        manifest = read_manifest(current_index(home, DEFAULT_CORPUS))
+        manifest = _read_manifest(current_index(home, DEFAULT_CORPUS))
     except (IndexMissingError, IndexCorruptError):
         return False
     from docvouch.ingest.stdlib import BUILDER_VERSION
@@ -173,6 +180,8 @@ def build_stdlib_index(directory: Path, *, progress: Progress) -> dict[str, Any]
         _run_introspection(records, progress)
         passages, symbols, skipped = read_records(records)
     progress(f"indexing {len(passages):,} passages and {len(symbols):,} symbols")
+    from docvouch.index import build_index
+
     manifest = build_index(
         directory, passages, symbols,
         corpus={"name": DEFAULT_CORPUS, "version": python_version(),
