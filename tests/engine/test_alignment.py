@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from hypothesis import example, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from docvouch.matching import ALIGN_PIECE, ALIGN_WINDOW, _align, _best_window, _needle_pieces
+from docvouch.matching import ALIGN_PIECE, _align, _needle_pieces
 
 words = st.lists(st.text("abcdefghij", min_size=1, max_size=40), min_size=1, max_size=60)
 
@@ -52,28 +52,3 @@ def test_a_long_claim_the_window_does_not_state_scores_low() -> None:
              "exits")
     score, _ = _align(_needle_pieces(claim), PASSAGE)
     assert score < 0.6  # below SUPPORTED_ALIGNMENT
-
-
-def windows_by_search(hay: str, probes: list[str]) -> tuple[int, str]:
-    """_best_window written the obvious way: search every window for every probe."""
-    if len(hay) <= ALIGN_WINDOW:
-        return 0, hay
-    lower, step = hay.lower(), ALIGN_WINDOW // 2
-    counts = [(sum(p in lower[start:start + ALIGN_WINDOW] for p in probes), -start)
-              for start in range(0, len(hay) - step, step)]
-    start = -max(counts)[1]
-    return start, hay[start:start + ALIGN_WINDOW]
-
-
-@settings(max_examples=400, deadline=None)
-@given(st.text("abcdef İ", min_size=ALIGN_WINDOW // 2, max_size=4 * ALIGN_WINDOW),
-       st.lists(st.text("abc ", min_size=1, max_size=4), max_size=6, unique=True))
-# "ab" ends exactly where the first window ends, so both windows hold two probes
-@example("ef" + "x" * (ALIGN_WINDOW - 4) + "ab" + "x" * 300 + "cd" + "x" * ALIGN_WINDOW,
-         ["ab", "cd", "ef"])
-def test_the_densest_window_is_the_one_a_search_of_every_window_finds(
-        hay: str, probes: list[str]) -> None:
-    """Counted from the probes' occurrences; an occurrence near a window's edge, a probe
-    found many times, ties (the first window wins) and characters whose lower case is
-    longer (İ) included."""
-    assert _best_window(hay, sorted(probes)) == windows_by_search(hay, sorted(probes))
