@@ -29,8 +29,10 @@ SNIPPET_CHARS = 240
 ALIGN_TOP = 3  # candidates per claim that get the rapidfuzz alignment
 ALIGN_WINDOW = 800  # characters of a long passage aligned against (the densest stretch)
 # Longer claims are aligned in pieces: partial_ratio's cost grows with the square of the
-# needle (a 269-character claim took 0.56 ms a window, three 90-character pieces 0.14 ms).
-ALIGN_PIECE = 128
+# needle (a 269-character claim took 0.56 ms a window, three 90-character pieces 0.14 ms),
+# and rapidfuzz has a faster path for needles of up to 64 characters: against an
+# 800-character window, 16 µs for 64 characters, 27 µs for 65, 53 µs for 128.
+ALIGN_PIECE = 64
 SIGNATURE_CANDIDATES = 5  # top BM25 passages whose signatures may state a default
 VERDICT_WEIGHT = {"supported": 1.0, "partial": 0.5, "contradicted": 0.0}
 
@@ -338,13 +340,18 @@ def _best_window(hay: str, probes: list[str]) -> tuple[int, str]:
     if len(hay) <= ALIGN_WINDOW:
         return 0, hay
     lower = hay.lower()
+    # Windows only need the probes the passage has at all (most claims' words are not in
+    # a given passage), and a window holding all of them cannot be beaten.
+    present = [p for p in probes if p in lower]
     best_start, best_hits = 0, -1
     step = ALIGN_WINDOW // 2
     for start in range(0, len(hay) - step, step):
         chunk = lower[start:start + ALIGN_WINDOW]
-        hits = sum(1 for p in probes if p in chunk)
+        hits = len([p for p in present if p in chunk])
         if hits > best_hits:
             best_start, best_hits = start, hits
+            if hits == len(present):
+                break
     return best_start, hay[best_start:best_start + ALIGN_WINDOW]
 
 
