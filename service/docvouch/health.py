@@ -160,7 +160,18 @@ async def _problems(request: web.Request, handler: Any) -> web.StreamResponse:
 
 
 async def publish_forever(port: HealthPort, readiness: Any) -> None:
-    """The service loop's side: publish a snapshot every ``BEAT_S`` until cancelled."""
+    """The service loop's side: publish a snapshot every ``BEAT_S`` until cancelled.
+
+    A snapshot that cannot be built is logged (once in a row) and not published: the one
+    before it ages until the health port says ``stalled``, which is the truth.
+    """
+    failing = False
     while True:
-        port.publish(readiness)
+        try:
+            port.publish(readiness)
+            failing = False
+        except Exception as exc:
+            if not failing:
+                log.error("health_snapshot_failed", detail=repr(exc))
+            failing = True
         await asyncio.sleep(BEAT_S)

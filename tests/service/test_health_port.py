@@ -12,12 +12,13 @@ from pathlib import Path
 import aiohttp
 import orjson
 import pytest
+import structlog.testing
 from server_process import ServerProcess, free_port
 from service_support import wait_ready
 
 from docvouch import listeners
 from docvouch.errors import NotReadyError
-from docvouch.health import HealthPort
+from docvouch.health import HealthPort, publish_forever
 from docvouch.settings import SettingsError, build_settings
 
 
@@ -119,3 +120,20 @@ def test_a_taken_health_port_fails_the_start_with_a_reason(
             failed = server.wait_for_log("start_failed")
     assert failed["port"] == server.port and "in use" in failed["detail"]
     assert "Traceback" not in server.log_path.read_text()
+
+
+async def test_a_snapshot_that_cannot_be_built_is_logged_once_and_ages_into_stalled() -> None:
+    port = HealthPort([], stall_s=0.5, started=time.monotonic())
+    port.publish(lambda: {"status": "ready"})
+    published = port.snapshot
+
+    def broken() -> dict:
+        raise RuntimeError("pool state unreadable")
+
+    with structlog.testing.capture_logs() as logs:
+        beat = asyncio.create_task(publish_forever(port, broken))
+        await asyncio.sleep(0.35)  # three or four beats
+        beat.cancel()
+    assert port.snapshot is published  # not replaced by anything half-built
+    assert [line["event"] for line in logs] == ["health_snapshot_failed"]
+    assert "pool state unreadable" in logs[0]["detail"]
