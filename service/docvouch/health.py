@@ -21,6 +21,7 @@ by the loop's queue.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
@@ -35,6 +36,7 @@ from docvouch.errors import DocVouchError
 from docvouch.logs import get_logger
 
 BEAT_S = 0.1  # how often the service's loop publishes its snapshot
+BACKLOG = 128  # the health port's accept queue (probes come a few a second)
 _START_TIMEOUT_S = 10.0
 log = get_logger("docvouch.health")
 
@@ -85,11 +87,14 @@ class HealthPort:
 
     def stop(self) -> None:
         """Close the health port and end the thread."""
-        if self._loop is not None and self._stop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-            self._thread.join(timeout=5)
-        for sock in self.sockets:
-            sock.close()
+        thread, loop, stop = self._thread, self._loop, self._stop
+        if thread is not None and thread.is_alive() and loop is not None and stop is not None:
+            with contextlib.suppress(RuntimeError):  # its loop ended meanwhile
+                loop.call_soon_threadsafe(stop.set)
+            thread.join(timeout=5)
+        if thread is None or not thread.is_alive():  # never close what a live thread uses
+            for sock in self.sockets:
+                sock.close()
 
     def _run(self) -> None:
         try:
@@ -108,7 +113,7 @@ class HealthPort:
         await runner.setup()
         try:
             for sock in self.sockets:
-                await web.SockSite(runner, sock).start()
+                await web.SockSite(runner, sock, backlog=BACKLOG).start()
             self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
             self._listening.set()
             await self._stop.wait()
@@ -124,8 +129,9 @@ class HealthPort:
             f"= {self.stall_s:g})", extra={"stalled_s": round(age, 1)})
 
     async def _healthz(self, _request: web.Request) -> web.Response:
+        snapshot = self.snapshot  # before the clock: a newer snapshot must not look future
         now = time.monotonic()
-        age = now - self.snapshot.at
+        age = now - snapshot.at
         stalled = self._stalled(age)
         if stalled is not None:
             return stalled

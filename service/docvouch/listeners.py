@@ -23,6 +23,7 @@ import socket
 import struct
 import sys
 
+BACKLOG = 1024  # the service's accept queue: a thousand clients connecting at once fit
 # Linux's SO_ATTACH_FILTER and one classic BPF instruction, "return 0": keep no byte of
 # any packet, i.e. drop it. Accepted connections were cloned before the filter existed,
 # so they do not inherit it.

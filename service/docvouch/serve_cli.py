@@ -133,7 +133,9 @@ async def serve(settings: Any, *, pending: list[int] | None = None) -> None:
 
     from docvouch.app import create_app
     from docvouch.connections import read_in_small_chunks
+    from docvouch.errors import NotReadyError
     from docvouch.handlers import readiness
+    from docvouch.health import BACKLOG as health_backlog
     from docvouch.health import HealthPort, publish_forever
     from docvouch.keys import POOL, STARTED
     from docvouch.validation import MAX_REQUEST_LINE_BYTES
@@ -175,22 +177,32 @@ async def serve(settings: Any, *, pending: list[int] | None = None) -> None:
 
     health: HealthPort | None = None
     beat: asyncio.Task[None] | None = None
+
+    def ready_now() -> dict[str, Any]:
+        if stop.is_set():  # draining: the listener is closed, send traffic elsewhere
+            raise NotReadyError("not ready (stopping): the service is shutting down",
+                                retry_after_s=2, state="stopping")
+        return readiness(app[POOL], settings)
+
     try:
         if not stop.is_set():  # (a stop signal during start-up: not even listening)
-            listening.extend(listeners.bind(settings.host, settings.port, backlog=1024))
+            listening.extend(listeners.bind(settings.host, settings.port,
+                                            backlog=listeners.BACKLOG))
             if settings.health_port:
-                health = HealthPort(
-                    listeners.bind(settings.host, settings.health_port, backlog=128),
-                    stall_s=settings.health_stall_s, started=app[STARTED])
-
-                def ready_now() -> dict[str, Any]:
-                    return readiness(app[POOL], settings)
-
+                try:
+                    health_sockets = listeners.bind(settings.host, settings.health_port,
+                                                    backlog=health_backlog)
+                except OSError as exc:  # say which port: the service's is fine
+                    raise OSError(exc.errno, f"health_port {settings.health_port}: "
+                                  f"{exc.strerror}") from exc
+                health = HealthPort(health_sockets, stall_s=settings.health_stall_s,
+                                    started=app[STARTED])
                 health.publish(ready_now)
                 health.start()
                 beat = asyncio.create_task(publish_forever(health, ready_now))
             for sock in listening:
-                await web.SockSite(runner, sock).start()
+                # SockSite's own default (128) would shrink the queue listen() was given
+                await web.SockSite(runner, sock, backlog=listeners.BACKLOG).start()
             # The engine's imports (numpy, scipy...) leave ~70,000 long-lived objects that
             # every full collection would scan again: under a flood a full collection ran
             # every second or so and paused the loop for ~200 ms. Out of the collector's
@@ -203,27 +215,39 @@ async def serve(settings: Any, *, pending: list[int] | None = None) -> None:
                      else [], settings=settings.public())
             await stop.wait()
         log.info("draining", timeout_s=settings.shutdown_timeout_s)
-    finally:
-        for signum in (signal.SIGHUP,):
-            with contextlib.suppress(Exception):
-                loop.remove_signal_handler(signum)
-        listeners.refuse_new(listening)  # (again, if start-up failed before the stop)
-        queued = listeners.take_queued(listening)
-        for started in list(runner.sites):
-            await started.stop()  # closes the listeners
-        for sock in (sock for sock in listening if sock.fileno() != -1):
-            sock.close()  # bound, but start-up failed before it listened
-        for connection in queued:  # served like the others, then closed
-            await loop.connect_accepted_socket(runner.server, connection)
-        cancelled = await handling.finish(settings.shutdown_timeout_s)
-        # aiohttp now closes the idle connections (and then those still answering)
-        log.info("requests_finished", cancelled=cancelled)
-        await runner.cleanup()
-        # The health port last: liveness holds while the service drains.
-        if beat is not None:
-            beat.cancel()
         if health is not None:
-            health.stop()
+            health.publish(ready_now)  # "stopping" now, not at the next beat
+    finally:
+        try:
+            for signum in (signal.SIGHUP,):
+                with contextlib.suppress(Exception):
+                    loop.remove_signal_handler(signum)
+            listeners.refuse_new(listening)  # (again, if start-up failed before the stop)
+            queued = listeners.take_queued(listening)
+            try:
+                for started in list(runner.sites):
+                    await started.stop()  # closes the listeners
+                for sock in (sock for sock in listening if sock.fileno() != -1):
+                    sock.close()  # bound, but start-up failed before it listened
+                while queued:  # served like the others, then closed
+                    connection = queued.pop(0)
+                    try:
+                        await loop.connect_accepted_socket(runner.server, connection)
+                    except Exception:
+                        connection.close()
+            finally:
+                for connection in queued:  # only if cancelled (a second signal)
+                    connection.close()
+            cancelled = await handling.finish(settings.shutdown_timeout_s)
+            # aiohttp now closes the idle connections (and then those still answering)
+            log.info("requests_finished", cancelled=cancelled)
+            await runner.cleanup()
+        finally:
+            # The health port last: liveness holds while the service drains.
+            if beat is not None:
+                beat.cancel()
+            if health is not None:
+                health.stop()
 
 
 class _Handling:

@@ -67,8 +67,8 @@ class Settings:
         "their own: probes stay fast while the event loop is saturated. 0: off.",
         low=0, high=65535)
     health_stall_s: float = _setting(
-        10.0, "On the health port, /healthz answers 503 once the event loop has not run for "
-        "this long.", low=0.5, high=3600)
+        10.0, "On the health port, /healthz and /readyz answer 503 'stalled' once the event "
+        "loop has not run for this long.", low=0.5, high=3600)
     workers: int = _setting(
         help="Worker processes that verify answers; each maps the indexes once.",
         factory=_cpu_count, low=1, high=256, default_text="CPU cores")

@@ -33,7 +33,9 @@ from __future__ import annotations
 
 import asyncio
 import resource
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -43,6 +45,7 @@ from pathlib import Path
 import aiohttp
 import orjson
 import pytest
+from deploy_support import need
 from flood_support import (
     KiB,
     MemorySampler,
@@ -63,6 +66,7 @@ from flood_support import (
 from server_process import ServerProcess, free_port
 from service_support import answer_of, max_size_answer, wait_ready
 
+from docvouch import health, listeners
 from docvouch.connections import HOLD_MAX_S
 from docvouch.settings import build_settings
 
@@ -696,3 +700,25 @@ async def test_a_flood_of_maximum_size_answers_keeps_health_fast_memory_bounded_
     # Bounded by the maximum-size jobs the workers were running when the flood ended.
     assert attempts[-1] == 200 and recovered < 3.0
     assert "Traceback" not in server.log_path.read_text()
+
+
+def accept_queue_limit(port: int) -> int:
+    """The accept queue limit of the socket listening on ``port`` (ss's Send-Q)."""
+    need(shutil.which("ss"), "ss (Debian package iproute2)")
+    out = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True,
+                         check=True, timeout=10).stdout.split()
+    return int(out[2])
+
+
+async def test_the_listeners_keep_their_accept_queues(service_home: Path,
+                                                      tmp_path: Path) -> None:
+    """1,000 clients connecting at once fit in the service's accept queue: aiohttp's sites
+    call listen() again with their own default (128), which once shrank it unnoticed."""
+    health_port = free_port()
+    with ServerProcess(service_home, tmp_path / "serve.log", workers=1,
+                       health_port=health_port) as server:
+        async with aiohttp.ClientSession() as session:
+            await wait_ready(session, server.base)
+        somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
+        assert accept_queue_limit(server.port) == min(listeners.BACKLOG, somaxconn) >= 1000
+        assert accept_queue_limit(health_port) == min(health.BACKLOG, somaxconn)
