@@ -63,7 +63,7 @@ from flood_support import (
     status_of,
     tree_pss,
 )
-from server_process import ServerProcess, free_port
+from server_process import ServerProcess
 from service_support import answer_of, max_size_answer, wait_ready
 
 from docvouch import health, listeners
@@ -611,13 +611,12 @@ def memory_bound(settings_: dict[str, int], *, baseline: int, index_bytes: int,
 async def test_a_flood_of_maximum_size_answers_keeps_health_fast_memory_bounded_and_recovers(
         open_files: None, service_home: Path, tmp_path: Path) -> None:
     flood_s = 12.0
-    health_port = free_port()
     settings_ = {"workers": 2, "cache_max_bytes": 8 * MiB}  # queue_max, body limits: defaults
     limits = build_settings(settings_)
     probe_timeout = aiohttp.ClientTimeout(total=5.0)  # a probe slower than that fails
-    with ServerProcess(service_home, tmp_path / "serve.log", health_port=health_port,
+    with ServerProcess(service_home, tmp_path / "serve.log", health_port=True,
                        **settings_) as server:
-        health_base = f"http://127.0.0.1:{health_port}"
+        health_base = server.health_base
         async with aiohttp.ClientSession(timeout=probe_timeout) as session, \
                 aiohttp.ClientSession(timeout=probe_timeout) as health_session:
             await wait_ready(session, server.base)
@@ -714,11 +713,10 @@ async def test_the_listeners_keep_their_accept_queues(service_home: Path,
                                                       tmp_path: Path) -> None:
     """1,000 clients connecting at once fit in the service's accept queue: aiohttp's sites
     call listen() again with their own default (128), which once shrank it unnoticed."""
-    health_port = free_port()
     with ServerProcess(service_home, tmp_path / "serve.log", workers=1,
-                       health_port=health_port) as server:
+                       health_port=True) as server:
         async with aiohttp.ClientSession() as session:
             await wait_ready(session, server.base)
         somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
         assert accept_queue_limit(server.port) == min(listeners.BACKLOG, somaxconn) >= 1000
-        assert accept_queue_limit(health_port) == min(health.BACKLOG, somaxconn)
+        assert accept_queue_limit(server.health_port) == min(health.BACKLOG, somaxconn)

@@ -52,9 +52,16 @@ def alive(pid: int) -> bool:
 class ServerProcess:
     """Start, signal and stop one service process; its output is kept in ``log_path``."""
 
-    def __init__(self, home: Path, log_path: Path, **settings: Any) -> None:
+    def __init__(self, home: Path, log_path: Path, *, health_port: bool | int = False,
+                 **settings: Any) -> None:
+        """``health_port``: also serve the health port (health.py), at ``health_base``, on a
+        free port (True) or on this one."""
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        self.health_port = free_port() if health_port is True else int(health_port)
+        self.health_base = f"http://127.0.0.1:{self.health_port}"
+        if health_port:
+            settings["health_port"] = self.health_port
         self.log_path = log_path
         env = {**os.environ, "DOCVOUCH_HOME": str(home), "DOCVOUCH_LOG_FORMAT": "json",
                "DOCVOUCH_BUILD_DEFAULT_INDEX": "0"}

@@ -15,7 +15,7 @@ import aiohttp
 import orjson
 import pytest
 import structlog.testing
-from server_process import ServerProcess, free_port
+from server_process import ServerProcess
 from service_support import max_size_answer, wait_ready
 
 from docvouch import listeners
@@ -37,10 +37,9 @@ def get(url: str) -> tuple[int, str, dict]:
 @pytest.mark.slow
 async def test_the_health_port_answers_as_the_service_port_does(
         service_home: Path, tmp_path: Path) -> None:
-    health_port = free_port()
     with ServerProcess(service_home, tmp_path / "serve.log", workers=1,
-                       health_port=health_port) as server:
-        health_base = f"http://127.0.0.1:{health_port}"
+                       health_port=True) as server:
+        health_base = server.health_base
         async with aiohttp.ClientSession() as session:
             await wait_ready(session, server.base)
             await wait_ready(session, health_base)
@@ -157,10 +156,9 @@ async def test_a_snapshot_that_cannot_be_built_is_logged_once_and_ages_into_stal
 @pytest.mark.slow
 async def test_while_the_service_drains_the_health_port_says_stopping_and_alive(
         service_home: Path, tmp_path: Path) -> None:
-    health_port = free_port()
     with ServerProcess(service_home, tmp_path / "serve.log", workers=1,
-                       health_port=health_port) as server:
-        health_base = f"http://127.0.0.1:{health_port}"
+                       health_port=True) as server:
+        health_base = server.health_base
         async with aiohttp.ClientSession() as session:
             await wait_ready(session, server.base)
 
