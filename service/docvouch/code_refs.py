@@ -89,7 +89,9 @@ ITERATES = {
     "csv.DictReader": "dict", "str.split": "str", "str.splitlines": "str",
     "dict.items": "tuple", "re.finditer": "re.Match", "re.Pattern.finditer": "re.Match",
 }
-_DOTTED_CALL_RE = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)\s*(\()?")
+# The lookahead rejects plain words (no dot after them) before the capturing match.
+_DOTTED_CALL_RE = re.compile(
+    r"(?<![\w.])(?=[A-Za-z_]\w*\.)([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)\s*(\()?")
 _KWARG_RE = re.compile(r"[(,]\s*([A-Za-z_]\w*)\s*=(?!=)")
 _PROMPT_RE = re.compile(r"^\s*(?:\$|%|>|PS [^>]*>|\(\S+\)\s*\$)\s+")
 # `csv.DictReader`, `open()`: most inline code is a bare name or an argument-less call

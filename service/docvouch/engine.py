@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from docvouch import code_refs
+from docvouch import code_refs, matching
 from docvouch.claims import Claim, extract_claims
 from docvouch.code_refs import SymbolRef
 from docvouch.errors import InputTooLargeError
@@ -55,6 +55,7 @@ class Engine:
         self._passage.cache_clear()
         self._terms.cache_clear()
         code_refs.clear_caches()
+        matching.clear_caches()
 
     def claim_terms(self, text: str, *, terms: list[str] | None = None) -> ClaimTerms:
         """A claim's content terms, their ids in this index and their IDF weights.

@@ -33,6 +33,11 @@ import numpy as np
 import orjson
 import scipy.sparse as sp
 
+try:  # the product kernel behind scipy's own ``@`` (see Index._product)
+    from scipy.sparse._sparsetools import csr_matmat as _csr_matmat
+except ImportError:  # pragma: no cover - a scipy that moved it: the public operator serves
+    _csr_matmat = None
+
 from docvouch.errors import IndexCorruptError, IndexMissingError
 from docvouch.passages import Passage, Symbol
 from docvouch.tokenizer import TOKEN_RE, TOKENIZER_VERSION, expand_token, tokenize
@@ -239,6 +244,9 @@ def _fsync_tree(directory: Path) -> None:
                 os.close(fd)
 
 
+# Entries the single-pass product may allocate for (8 bytes each); larger batches (answers
+# of hundreds of claims on millions of passages) size their output exactly first.
+_DIRECT_PRODUCT_MAX = 8_000_000
 _TOP_K_SAMPLE = 16  # stride of the sample that bounds a row's k-th best score from below
 
 
@@ -327,23 +335,44 @@ class Index:
                 cols.append(term_id)
                 vals.append(counts[term_id])
             indptr.append(len(cols))
-        query_matrix = sp.csr_matrix(
-            (np.asarray(vals, dtype=np.float32), np.asarray(cols, dtype=np.int32),
-             np.asarray(indptr, dtype=np.int32)),
-            shape=(len(queries), self._matrix.shape[0]),
-        )
-        scores = (query_matrix @ self._matrix).tocsr()
-        return [self._top_k(scores, row, k) for row in range(len(queries))]
+        scores = self._product(np.asarray(indptr, dtype=np.int32),
+                               np.asarray(cols, dtype=np.int32),
+                               np.asarray(vals, dtype=self._matrix.dtype))
+        return [self._top_k(*scores, row, k) for row in range(len(queries))]
+
+    def _product(self, indptr: np.ndarray, cols: np.ndarray, vals: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The query rows times the term-by-passage matrix, as CSR arrays.
+
+        scipy's ``@`` first runs a whole counting pass over the postings to size its output,
+        then the product: a quarter of the search. The sum of the query terms' posting
+        lengths bounds the output as well, for free, so when that bound is modest the same
+        kernel runs once into arrays of that size.
+        """
+        matrix = self._matrix
+        rows, n_docs = len(indptr) - 1, matrix.shape[1]
+        bound = int((matrix.indptr[cols + 1] - matrix.indptr[cols]).sum(dtype=np.int64))
+        if _csr_matmat is None or bound > _DIRECT_PRODUCT_MAX:
+            query_matrix = sp.csr_matrix((vals, cols, indptr), shape=(rows, matrix.shape[0]))
+            scores = (query_matrix @ matrix).tocsr()
+            return scores.indptr, scores.indices, scores.data
+        out_indptr = np.empty(rows + 1, dtype=np.int32)
+        out_docs = np.empty(bound, dtype=np.int32)
+        out_scores = np.empty(bound, dtype=matrix.dtype)  # one dtype: the kernel copies none
+        _csr_matmat(rows, n_docs, indptr, cols, vals, matrix.indptr, matrix.indices,
+                    matrix.data, out_indptr, out_docs, out_scores)
+        return out_indptr, out_docs, out_scores
 
     @staticmethod
-    def _top_k(scores: sp.csr_matrix, row: int, k: int) -> list[Hit]:
-        """The ``k`` best passages of one row: score descending, then passage id (so of
-        passages tied at the cut, the lowest ids are kept)."""
-        start, end = scores.indptr[row], scores.indptr[row + 1]
+    def _top_k(indptr: np.ndarray, docs: np.ndarray, scores: np.ndarray, row: int, k: int
+               ) -> list[Hit]:
+        """The ``k`` best passages of one row of a CSR score matrix: score descending, then
+        passage id (so of passages tied at the cut, the lowest ids are kept)."""
+        start, end = indptr[row], indptr[row + 1]
         if start == end:
             return []
-        docs = scores.indices[start:end]
-        vals = scores.data[start:end]
+        docs = docs[start:end]
+        vals = scores[start:end]
         if len(vals) > 4 * _TOP_K_SAMPLE * k:
             # The k-th best score of a strided sample is at most the row's k-th best, so
             # every top-k passage scores at least that: a comparison pass leaves a few

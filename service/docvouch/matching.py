@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -193,11 +194,16 @@ def judge(claim: Claim, terms: ClaimTerms, checks: list[SymbolCheck],
     return _judge_prose(terms, found, unverified, best, evidence, candidates)
 
 
+def clear_caches() -> None:
+    """Forget per-text results (benchmarks measure answers the process has not seen)."""
+    _text_has_prose_content.cache_clear()
+
+
 def settled_by_symbols(claim: Claim, checks: list[SymbolCheck]) -> bool:
     """Code whose every name is documented, with no version or default to compare: ``judge``
     calls it supported from the symbol table alone, so retrieval can skip it (its evidence
     is the symbols' own passages, which the caller always supplies)."""
-    if not checks or claim.versions or _DEFAULT_WORD_RE.search(claim.text):
+    if not checks or claim.versions or _mentions_default(claim.text):
         return False
     if any(c.status != "found" for c in checks) or all(c.evidence_symbol is None for c in checks):
         return False
@@ -229,13 +235,13 @@ def _judge_prose(terms: ClaimTerms, found: list[SymbolCheck], unverified: list[S
             return Judgement("partial", 0.5, "the names are documented; the statement is not",
                              symbol_ev)
         return Judgement("unsupported", 0.0, "nothing in the corpus speaks to this", [])
-    missing = terms.missing(best.candidate.terms)
     strong = best.coverage >= SUPPORTED_COVERAGE and best.alignment >= SUPPORTED_ALIGNMENT
     if strong and not unverified:
         return Judgement("supported", round(best.match, 3),
                          f"stated in “{best.candidate.passage.title}”",
                          _merge_evidence(symbol_ev, evidence()))
     if best.coverage >= PARTIAL_COVERAGE or found:
+        missing = terms.missing(best.candidate.terms)
         gap = f"; not found: {', '.join(sorted(missing)[:6])}" if missing else ""
         return Judgement("partial", round(best.match, 3),
                          f"related passage “{best.candidate.passage.title}”{gap}",
@@ -257,8 +263,12 @@ def _merge_evidence(first: list[dict], rest: list[dict], *, limit: int = 3) -> l
 
 
 def _has_prose_content(claim: Claim) -> bool:
-    words = content_terms(_strip_code(claim.text))
-    return len(words) >= MIN_TERMS
+    return _text_has_prose_content(claim.text)
+
+
+@lru_cache(maxsize=1024)  # asked twice per claim: before retrieval and when judging
+def _text_has_prose_content(text: str) -> bool:
+    return len(content_terms(_strip_code(text))) >= MIN_TERMS
 
 
 def _strip_code(text: str) -> str:
@@ -272,16 +282,15 @@ def _score_candidates(claim: Claim, coverages: list[float], candidates: list[Can
     # Alignment is the expensive signal (~30 µs per 1,200 characters): only the passages
     # that already cover the claim best get it.
     covered.sort(key=lambda pair: (-pair[0], -pair[1].bm25))
-    out = []
-    probes = _probe_words(needle)
     if claim.kind != "prose" and claim.symbols:
         # code is judged by its symbols, and its evidence is the symbol's own passage
         return [_Scored(cand, cov, 0.0, (0, 0)) for cov, cand in covered[:ALIGN_TOP]]
+    out = []
+    probes = _probe_words(needle)
     pieces = _needle_pieces(needle)
     for coverage, cand in covered[:ALIGN_TOP]:
-        hay = _haystack(cand.passage)
-        offset, window = _best_window(hay, probes)
-        score, (start, end) = _align(pieces, window.lower())
+        offset, window = _best_window(_haystack(cand.passage).lower(), probes)
+        score, (start, end) = _align(pieces, window)
         out.append(_Scored(cand, coverage, score, (offset + start, offset + end)))
     out.sort(key=lambda s: (-s.match, -s.candidate.bm25))
     return out
@@ -326,33 +335,35 @@ def _align(pieces: list[str], window: str) -> tuple[float, tuple[int, int]]:
     return weighted / total / 100.0, (start, end)
 
 
+_PROBE_WORD_RE = re.compile(r"[a-z_][a-z0-9_]{3,}")
+
+
 def _probe_words(needle: str) -> list[str]:
     """Prefixes of the claim's longer words: cheap stand-ins for its stems."""
-    return sorted({w[:6] for w in re.findall(r"[a-z_][a-z0-9_]{3,}", needle)})
+    return sorted({w[:6] for w in _PROBE_WORD_RE.findall(needle)})
 
 
-def _best_window(hay: str, probes: list[str]) -> tuple[int, str]:
-    """The stretch of a long passage that mentions the claim's words most.
+def _best_window(lower: str, probes: list[str]) -> tuple[int, str]:
+    """The stretch of a long (lower-cased) passage that mentions the claim's words most.
 
     Alignment cost grows with the passage; docstrings run to thousands of characters while
     the sentence that matters is one paragraph. Short passages are used whole.
     """
-    if len(hay) <= ALIGN_WINDOW:
-        return 0, hay
-    lower = hay.lower()
+    if len(lower) <= ALIGN_WINDOW:
+        return 0, lower
     # Windows only need the probes the passage has at all (most claims' words are not in
-    # a given passage), and a window holding all of them cannot be beaten.
-    present = [p for p in probes if p in lower]
+    # a given passage), and a window holding all of them cannot be beaten. The membership
+    # tests run through map() so no Python frame runs per probe.
+    present = list(filter(lower.__contains__, probes))
     best_start, best_hits = 0, -1
     step = ALIGN_WINDOW // 2
-    for start in range(0, len(hay) - step, step):
-        chunk = lower[start:start + ALIGN_WINDOW]
-        hits = len([p for p in present if p in chunk])
+    for start in range(0, len(lower) - step, step):
+        hits = sum(map(lower[start:start + ALIGN_WINDOW].__contains__, present))
         if hits > best_hits:
             best_start, best_hits = start, hits
             if hits == len(present):
                 break
-    return best_start, hay[best_start:best_start + ALIGN_WINDOW]
+    return best_start, lower[best_start:best_start + ALIGN_WINDOW]
 
 
 def _haystack(passage: Passage) -> str:
@@ -393,6 +404,13 @@ def _version_conflict(claim: Claim, checks: list[SymbolCheck], scored: list[_Sco
 
 
 _DEFAULT_WORD_RE = re.compile(r"\bdefault(?:s|ed)?\b|\bleave (?:it|them|\S+) out\b", re.I)
+
+
+def _mentions_default(text: str) -> bool:
+    lower = text.lower()  # most claims hold neither word: skip the regex
+    return ("default" in lower or "leave " in lower) and bool(_DEFAULT_WORD_RE.search(text))
+
+
 _SIG_DEFAULT_RE = re.compile(r"([A-Za-z_]\w*)=('[^']*'|\"[^\"]*\"|-?[\w.+-]+)")
 _LITERAL_RE = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?(?:e-?\d+)?|True|False|None)(?![\w.])"
                          r"|[\"']([^\"'`]{1,20})[\"']", re.I)
@@ -401,7 +419,7 @@ _LITERAL_RE = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?(?:e-?\d+)?|True|False|None
 def _default_conflict(claim: Claim, checks: list[SymbolCheck], candidates: list[Candidate]
                       ) -> tuple[str, dict] | None:
     """A claim that states a parameter's default ("`maxsize` defaults to 256") vs the signature."""
-    if not _DEFAULT_WORD_RE.search(claim.text):
+    if not _mentions_default(claim.text):
         return None
     values = _claim_literals(claim.text)
     if not values:

@@ -99,6 +99,16 @@ def test_batched_search_equals_one_query_at_a_time(built, queries) -> None:
     assert batched == single
 
 
+def test_the_single_pass_product_equals_scipys_operator(built, queries, monkeypatch) -> None:
+    from docvouch import index as index_module
+
+    index, _ = built
+    single_pass = index.search_terms(queries, k=10)
+    monkeypatch.setattr(index_module, "_DIRECT_PRODUCT_MAX", -1)  # every batch: scipy's `@`
+    assert index.search_terms(queries, k=10) == single_pass
+    assert any(single_pass)
+
+
 def test_parallel_build_scores_equal_the_sequential_build(sample, queries, tmp_path,
                                                           monkeypatch) -> None:
     from docvouch import index as index_module
