@@ -197,6 +197,7 @@ def judge(claim: Claim, terms: ClaimTerms, checks: list[SymbolCheck],
 def clear_caches() -> None:
     """Forget per-text results (benchmarks measure answers the process has not seen)."""
     _text_has_prose_content.cache_clear()
+    _lower_haystack.cache_clear()
 
 
 def settled_by_symbols(claim: Claim, checks: list[SymbolCheck]) -> bool:
@@ -289,7 +290,8 @@ def _score_candidates(claim: Claim, coverages: list[float], candidates: list[Can
     probes = _probe_words(needle)
     pieces = _needle_pieces(needle)
     for coverage, cand in covered[:ALIGN_TOP]:
-        offset, window = _best_window(_haystack(cand.passage).lower(), probes)
+        offset, window = _best_window(_lower_haystack(cand.passage.title, cand.passage.text),
+                                      probes)
         score, (start, end) = _align(pieces, window)
         out.append(_Scored(cand, coverage, score, (offset + start, offset + end)))
     out.sort(key=lambda s: (-s.match, -s.candidate.bm25))
@@ -368,6 +370,14 @@ def _best_window(lower: str, probes: list[str]) -> tuple[int, str]:
 
 def _haystack(passage: Passage) -> str:
     return f"{passage.title}\n{passage.text}"
+
+
+# One passage is often a candidate for several claims of an answer (lower-casing a
+# passage with any non-ASCII character in it walks the slow path over all of it). The
+# key's strings are the passage's own, so a hit compares them by identity.
+@lru_cache(maxsize=128)
+def _lower_haystack(title: str, text: str) -> str:
+    return f"{title}\n{text}".lower()
 
 
 def _version_conflict(claim: Claim, checks: list[SymbolCheck], scored: list[_Scored]
