@@ -368,21 +368,24 @@ class Index:
                ) -> list[Hit]:
         """The ``k`` best passages of one row of a CSR score matrix: score descending, then
         passage id (so of passages tied at the cut, the lowest ids are kept)."""
-        start, end = indptr[row], indptr[row + 1]
+        start, end = int(indptr[row]), int(indptr[row + 1])
         if start == end:
             return []
         docs = docs[start:end]
         vals = scores[start:end]
-        if len(vals) > 4 * _TOP_K_SAMPLE * k:
+        if end - start > 4 * _TOP_K_SAMPLE * k:
             # The k-th best score of a strided sample is at most the row's k-th best, so
             # every top-k passage scores at least that: a comparison pass leaves a few
             # hundred to sort instead of partitioning tens of thousands.
-            sample = vals[::_TOP_K_SAMPLE]
-            floor = np.partition(sample, len(sample) - k)[len(sample) - k]
-            keep = np.flatnonzero(vals >= floor)
-            docs, vals = docs[keep], vals[keep]
+            sample = vals[::_TOP_K_SAMPLE].copy()
+            sample.partition(len(sample) - k)
+            kept = vals >= sample[len(sample) - k]
+            docs, vals = docs[kept], vals[kept]
         order = np.lexsort((docs, -vals))[:k]  # score desc, then passage id for stable ties
-        return [Hit(int(docs[i]), float(vals[i])) for i in order if vals[i] > 0]
+        # whole-array conversions: a Python int and float per element read from numpy
+        # scalars cost several times more
+        top = zip(docs[order].tolist(), vals[order].tolist(), strict=True)
+        return [Hit(doc, score) for doc, score in top if score > 0]
 
     def search(self, query: str, *, k: int = 10) -> list[Hit]:
         """Top-``k`` passages for a free-text query."""
