@@ -95,6 +95,10 @@ _DOTTED_CALL_RE = re.compile(
 _KWARG_RE = re.compile(r"[(,]\s*([A-Za-z_]\w*)\s*=(?!=)")
 _PROMPT_RE = re.compile(r"^\s*(?:\$|%|>|PS [^>]*>|\(\S+\)\s*\$)\s+")
 # `csv.DictReader`, `open()`: most inline code is a bare name or an argument-less call
+# `newline=""`, `reverse=True`, `maxsize=128`: a keyword set to a literal names nothing (the
+# syntax tree holds no call, attribute or import), so it is answered without parsing.
+_KEYWORD_LITERAL_RE = re.compile(
+    r"""[A-Za-z_][A-Za-z0-9_]*\s*=\s*(?:"[^"\\\n]*"|'[^'\\\n]*'|-?\d+(?:\.\d+)?|True|False|None)\Z""")
 _BARE_NAME_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)(\(\))?\Z")
 _PY_DASH_M_RE = re.compile(r"\bpython(?:3(?:\.\d+)?)?\s+(?:-\w+\s+)*-m\s+([A-Za-z_][\w.]*)")
 _FLAG_RE = re.compile(r"(?<!\S)(--?[A-Za-z][\w-]*)")
@@ -474,6 +478,10 @@ def inline_refs(code: str, ctx: RefContext) -> list[SymbolRef]:
     bare = _BARE_NAME_RE.match(code)
     if bare and not any(keyword.iskeyword(part) for part in bare.group(1).split(".")):
         return _bare_name_refs(bare.group(1), bool(bare.group(2)), ctx)
+    if _KEYWORD_LITERAL_RE.match(code):
+        return []
+    if code[:1] == "." and code[1:2].isalpha():  # `.csv`, `.strip()`: never valid Python
+        return _regex_refs(code, _RefCollector(ctx, {}))
     return parsed_inline_refs(code, ctx)
 
 

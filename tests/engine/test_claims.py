@@ -150,6 +150,17 @@ def test_bare_name_shortcut_agrees_with_the_syntax_tree(name: str, called: bool)
         assert code_refs.inline_refs(code, ctx) == code_refs.parsed_inline_refs(code, ctx)
 
 
+@settings(max_examples=300, deadline=None)
+@given(code=st.one_of(
+    st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8} ?= ?(\"[^\"\\\\\n]{0,12}\"|'[^'\\\\\n]{0,12}'"
+                  r"|-?[0-9]{1,4}(\.[0-9]{1,3})?|True|False|None)", fullmatch=True),
+    st.from_regex(r"\.[A-Za-z][A-Za-z0-9_.()]{0,10}", fullmatch=True)))
+def test_keyword_literal_and_leading_dot_shortcuts_agree_with_the_parser(code: str) -> None:
+    # inline_refs answers `name="literal"` and `.suffix` spans without ast.parse
+    for ctx in _bare_name_contexts():
+        assert code_refs.inline_refs(code, ctx) == code_refs.parsed_inline_refs(code, ctx)
+
+
 def test_bare_name_shortcut_on_documented_names_and_keywords(engine) -> None:
     names = [s.name for s in engine.index.symbols[::7]]
     names += ["None", "True", "print", "len()", "osp.isdir", "p.read_text", "row.get()",
