@@ -110,7 +110,7 @@ class ResultCache:
         self.bytes = 0
 
     async def get_or_compute(
-        self, key: bytes, compute: Callable[[], Awaitable[dict[str, Any]]],
+        self, key: bytes, compute: Callable[[], Awaitable[EncodedResult | dict[str, Any]]],
         admit: Callable[[], None] | None = None,
     ) -> tuple[EncodedResult, CacheState]:
         """The cached result, else the shared result of ``compute()`` (then cached).
@@ -120,7 +120,8 @@ class ResultCache:
         """
 
         async def computed() -> EncodedResult:
-            return EncodedResult.of(await compute())
+            result = await compute()  # workers send verify results encoded already
+            return result if isinstance(result, EncodedResult) else EncodedResult.of(result)
 
         if not self.enabled:
             if admit is not None:

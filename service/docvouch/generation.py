@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from docvouch.cache import EncodedResult
 from docvouch.errors import (
     DeadlineExceededError,
     DocVouchError,
@@ -245,6 +246,10 @@ class Generation:
             return  # the caller left; the result is discarded
         if "ok" in reply:
             job.future.set_result(reply["ok"])
+        elif "ok_encoded" in reply:
+            meta = reply["ok_encoded"]
+            job.future.set_result(EncodedResult(reply["attachment"], meta["summary"],
+                                                meta["engine_ms"]))
         else:
             _fail(job, RemoteError(reply.get("error", {})))
 

@@ -15,7 +15,7 @@ import orjson
 from aiohttp import web
 
 from docvouch import __version__
-from docvouch.cache import cache_key
+from docvouch.cache import EncodedResult, cache_key
 from docvouch.engine import normalise_text
 from docvouch.errors import DeadlineExceededError, NotReadyError
 from docvouch.generation import units_for, units_of
@@ -111,7 +111,7 @@ async def _verify(request: web.Request, release: Callable[[], None] | None) -> w
                     max_claims=body.max_claims, max_claim_chars=settings.max_claim_chars)
     deadline = request[DEADLINE]
 
-    async def compute() -> dict[str, Any]:
+    async def compute() -> EncodedResult:
         return await pool.submit("verify", corpus, args, deadline=deadline)
 
     def admit() -> None:

@@ -89,7 +89,13 @@ async def read_frame(reader: asyncio.StreamReader) -> dict[str, Any]:
     (size,) = worker_main.HEADER.unpack(await reader.readexactly(worker_main.HEADER.size))
     if size > worker_main.MAX_FRAME_BYTES:
         raise ConnectionError(f"frame of {size} bytes from a worker")
-    return orjson.loads(await reader.readexactly(size))
+    message = orjson.loads(await reader.readexactly(size))
+    attached = message.get("attachment") if isinstance(message, dict) else None
+    if attached is not None:
+        if not isinstance(attached, int) or not 0 <= attached <= worker_main.MAX_FRAME_BYTES:
+            raise ConnectionError(f"attachment of {attached!r} bytes from a worker")
+        message["attachment"] = await reader.readexactly(attached)
+    return message
 
 
 def _start(process: Any) -> None:
