@@ -17,6 +17,7 @@ import platform
 import re
 import socket
 import sys
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,29 @@ def machine() -> str:
         pass
     return (f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.machine()}, "
             f"Python {platform.python_version()}")
+
+
+_PROBE_WORD_RE = re.compile(r"[a-z_][a-z0-9_]*")
+_PROBE_TEXT = " ".join(f"word{i} value_{i % 97} the" for i in range(3000))
+
+
+def host_probe_ms(rounds: int = 7) -> float:
+    """Milliseconds a fixed pure-Python workload takes now (the fastest of ``rounds``).
+
+    This machine's speed drifts: the same code's CPU time per answer moves by half from
+    one minute to the next. A benchmark prints this probe beside its figures, so a reader
+    can tell a slower run of the machine from a slower change.
+    """
+    best = math.inf
+    for _ in range(rounds):
+        started = time.perf_counter()
+        counts: dict[str, int] = {}
+        for word in _PROBE_WORD_RE.findall(_PROBE_TEXT):
+            counts[word] = counts.get(word, 0) + 1
+        sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        sum(i * i for i in range(60_000))
+        best = min(best, time.perf_counter() - started)
+    return best * 1000
 
 
 def pin_to_cpu(cpu: int | None) -> str:

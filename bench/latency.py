@@ -8,7 +8,9 @@ swaps a few words per passage and adds a copy-specific term, so the vocabulary a
 posting lists grow the way a larger documentation set's would. The answer is
 ``bench/answers/answer_400w.md`` (about 20 claims, prose and code). The reference is the
 same pipeline with retrieval done by rank-bm25 (Lucene scoring on rank-bm25's statistics,
-as in the oracle test), measured in the same run.
+as in the oracle test), measured in the same run. ``host probe ms`` is a fixed pure-Python
+workload timed just before the typical answer (``benchkit.host_probe_ms``): this machine's
+speed drifts, and the probe tells a slow minute of the machine from a slow change.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchkit import host_probe_ms  # bench/ is the script directory, first on sys.path
 from docvouch.engine import Engine
 from docvouch.index import BM25_B, BM25_K1, Hit, Index, build_index, passage_terms
 from docvouch.passages import Passage
@@ -144,8 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("| passages | build s | passages/s | index MiB | RSS MiB | cold p50 ms | cold p99 ms "
           "| warm p50 ms | rank-bm25 p50 ms | speed-up (cold) | typical: cold p50 ms "
-          "| typical: cold p99 ms |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| typical: cold p99 ms | host probe ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for size in (int(s) for s in args.sizes.split(",")):
         corpus = scaled_corpus(base, size)
         with tempfile.TemporaryDirectory(prefix="docvouch-bench-") as tmp:
@@ -160,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             gc.freeze()  # as a service worker does once its index is loaded
             samples = time_answers(engine, args.runs)
             warm = time_answers(engine, args.runs, cold=False)
+            probe = host_probe_ms()  # the host's speed just before the typical answer
             typical = time_answers(engine, args.runs, answer=TYPICAL_ANSWER)
             rss = rss_mib()
             ref = "–"
@@ -172,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {size:,} | {build_s:.1f} | {size / build_s:,.0f} | {disk:.0f} | {rss:.0f} "
                   f"| {statistics.median(samples):.1f} | {pct(samples, 0.99):.1f} "
                   f"| {statistics.median(warm):.1f} | {ref} "
-                  f"| {ratio} | {statistics.median(typical):.1f} | {pct(typical, 0.99):.1f} |",
+                  f"| {ratio} | {statistics.median(typical):.1f} | {pct(typical, 0.99):.1f} "
+                  f"| {probe:.1f} |",
                   flush=True)
             del engine, corpus
             gc.unfreeze()

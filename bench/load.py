@@ -96,6 +96,7 @@ class Result:
     answered: int | None = None  # 200s, when the client reports counts instead of samples
     answer: str = "typical"  # which of answers() was sent
     fixed_ms: dict[float, float] = field(default_factory=dict)  # percentile -> ms (wrk)
+    probe_ms: float = float("nan")  # benchkit.host_probe_ms() just before the row
 
     def error(self, kind: str) -> None:
         self.errors += 1
@@ -120,11 +121,12 @@ class Result:
         return (f"| {self.answer} | {self.workload} | {self.client} | {self.concurrency} "
                 f"| {self.rate:,.1f} | {self.percentile_ms(0.5):.1f} "
                 f"| {self.percentile_ms(0.99):.1f} | {engine} | {self.count:,} | {self.busy:,} "
-                f"| {self.errors:,} |")
+                f"| {self.errors:,} | {self.probe_ms:.1f} |")
 
 
 HEADER = ("| answer | workload | client | concurrency | answers/s | p50 ms | p99 ms "
-          "| engine p50 ms | 200s | 503s | errors |\n|---|---|---|---|---|---|---|---|---|---|---|")
+          "| engine p50 ms | 200s | 503s | errors | host probe ms |\n"
+          "|---|---|---|---|---|---|---|---|---|---|---|---|")
 ENGINE_RE = re.compile(r"engine;dur=([0-9.]+)")
 # In every distinct answer: no two rows, and no two runs against one server, send the same
 # text (a repeat would be served by the result cache and inflate the row).
@@ -338,18 +340,20 @@ async def main_async(args: argparse.Namespace) -> str:
         for name, answer in texts.items():
             for workload in args.workloads:
                 for concurrency in args.concurrency:
+                    probe = benchkit.host_probe_ms()
                     if args.client == "wrk":
                         result = await asyncio.to_thread(run_wrk, url, answer, workload,
                                                          concurrency, args.seconds, args.warmup)
                     else:
                         result = await run_level(url, answer, workload, concurrency,
                                                  args.seconds, args.warmup)
-                    result.answer = name
+                    result.answer, result.probe_ms = name, probe
                     print(result.row(), result.error_kinds or "", file=sys.stderr, flush=True)
                     results.append(result)
             for rate in args.rate:
+                probe = benchkit.host_probe_ms()
                 result = await run_open_loop(url, answer, rate, 16, args.seconds, args.warmup)
-                result.answer = name
+                result.answer, result.probe_ms = name, probe
                 print(result.row(), result.error_kinds or "", file=sys.stderr, flush=True)
                 results.append(result)
     finally:
@@ -377,7 +381,10 @@ async def main_async(args: argparse.Namespace) -> str:
         "latency from the scheduled send time. 503s (queue full) are not errors; the Python "
         "client then waits Retry-After, wrk resends at once. Errors are any other non-200 "
         "status or transport failure. `engine p50 ms`: the worker's own time per answer "
-        "(Server-Timing), so latency minus it is queueing plus the service's overhead.",
+        "(Server-Timing), so latency minus it is queueing plus the service's overhead. "
+        "`host probe ms`: a fixed pure-Python workload timed just before the row "
+        "(`benchkit.host_probe_ms`); this machine's speed drifts by up to half from one "
+        "minute to the next, and rows with a higher probe ran on a slower machine.",
         "", *verdicts, "",
     ]
     return "\n".join(lines)
