@@ -111,6 +111,7 @@ class Engine:
                 limit=max_answer_chars, actual=len(text),
             )
         text = normalise_text(text)
+        matching.start_answer()
         claim_set = extract_claims(text, max_claims=max_claims, max_claim_chars=max_claim_chars)
         claims = claim_set.claims
         # Calls on receivers of unknown type are checked against every documented class only

@@ -195,9 +195,15 @@ def judge(claim: Claim, terms: ClaimTerms, checks: list[SymbolCheck],
 
 
 def clear_caches() -> None:
-    """Forget per-text results (benchmarks measure answers the process has not seen)."""
-    _text_has_prose_content.cache_clear()
+    """Forget lower-cased passages too (benchmarks measure answers run cold)."""
+    start_answer()
     _lower_haystack.cache_clear()
+
+
+def start_answer() -> None:
+    """Forget the previous answer's per-claim memo: it serves within one answer only, so a
+    claim repeated across answers costs what it cost the first time."""
+    _text_has_prose_content.cache_clear()
 
 
 def settled_by_symbols(claim: Claim, checks: list[SymbolCheck]) -> bool:
