@@ -61,15 +61,15 @@ class Engine:
         """A claim's content terms, their ids in this index and their IDF weights.
 
         ``terms``: the text's tokens when the caller already has them."""
-        ids: dict[str, int | None] = {}
-        weights: dict[str, float] = {}
         # sorted: the weights are summed in this order, the same in every process
-        for term in sorted(content_terms(text) if terms is None else set(terms)):
-            term_id = self.index.term_id(term)
-            ids[term] = term_id
-            unseen = term_id is None
-            weights[term] = self.index.max_idf if unseen else float(self.index.idf[term_id])
-        return ClaimTerms(ids, weights)
+        names = sorted(content_terms(text) if terms is None else set(terms))
+        ids = self.index.lookup(names)
+        known = [term_id for term_id in ids if term_id is not None]
+        idf = iter(self.index.idf[known].tolist())  # one numpy call, not one per term
+        unseen = self.index.max_idf
+        weights = {name: unseen if term_id is None else next(idf)
+                   for name, term_id in zip(names, ids, strict=True)}
+        return ClaimTerms(dict(zip(names, ids, strict=True)), weights)
 
     @classmethod
     def open(cls, directory: Path, *, verify_checksums: bool = True) -> Engine:
@@ -156,11 +156,14 @@ class Engine:
         """The claim's rarest terms: common ones ("return", "file") touch most postings of
         the index and barely change which passages rank first."""
         terms = plain_terms + tokenize(" ".join(ref.name for ref in claim.symbols))
-        distinct = {t for t in terms if self.index.term_id(t) is not None}
-        if len(distinct) <= QUERY_TERMS:
+        names = list(set(terms))
+        known = {t: i for t, i in zip(names, self.index.lookup(names), strict=True)
+                 if i is not None}
+        if len(known) <= QUERY_TERMS:
             return terms
+        idf = dict(zip(known, self.index.idf[list(known.values())].tolist(), strict=True))
         # ties broken by the term itself: set order varies with the process's hash seed
-        rarest = sorted(distinct, key=lambda t: (-self.index.idf[self.index.term_id(t)], t))
+        rarest = sorted(known, key=lambda t: (-idf[t], t))
         keep = set(rarest[:QUERY_TERMS])
         return [t for t in terms if t in keep]
 

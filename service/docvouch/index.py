@@ -316,6 +316,11 @@ class Index:
     def term_id(self, term: str) -> int | None:
         return self._vocab.get(term)
 
+    def lookup(self, terms: Iterable[str]) -> list[int | None]:
+        """Each term's id, None where the corpus lacks it."""
+        get = self._vocab.get
+        return [get(t) for t in terms]
+
     def term_ids(self, terms: Iterable[str]) -> list[int]:
         vocab = self._vocab
         return [vocab[t] for t in terms if t in vocab]

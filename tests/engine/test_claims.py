@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from docvouch import code_refs
+from docvouch import claims, code_refs
 from docvouch.claims import extract_claims
 
 ANSWER = """Sure! Here's how you can do it.
@@ -168,3 +168,29 @@ def test_bare_name_shortcut_on_documented_names_and_keywords(engine) -> None:
     for code in names + [n + "()" for n in names[:2000]]:
         for ctx in _bare_name_contexts():
             assert code_refs.inline_refs(code, ctx) == code_refs.parsed_inline_refs(code, ctx), code
+
+
+_PIECES = ["`", "``", "x", " ", ".", "e.g.", "I.E.", "etc.", "vs.", "No.", "Dr. ", "ſ", "\n",
+           "- ", "a_b", "*"]
+
+
+def _masked_by_the_general_patterns(block: str) -> str:
+    """What claims._masked_block computes, with only the general regexes (no shortcuts)."""
+    out = []
+    for line in block.splitlines(keepends=True):
+        prefix = claims._LINE_PREFIX_RE.match(line)
+        cut = prefix.end() if prefix else 0
+        out.append(" " * cut + line[cut:])
+    masked = claims._INLINE_CODE_RE.sub(lambda m: "`" + "x" * (len(m.group(0)) - 1),
+                                        "".join(out))
+    return claims._ABBREVIATIONS_RE.sub(lambda m: m.group(0)[:-1] + " ", masked)
+
+
+@settings(max_examples=400, deadline=None)
+@given(parts=st.lists(st.sampled_from(_PIECES), max_size=30))
+def test_inline_code_and_abbreviation_shortcuts_agree_with_the_general_patterns(
+        parts: list[str]) -> None:
+    text = "".join(parts)
+    assert claims._masked_block(text, 0, len(text)) == _masked_by_the_general_patterns(text)
+    spans = [m.group(0, 1, 2) for m in claims._inline_code(text).finditer(text)]
+    assert spans == [m.group(0, 1, 2) for m in claims._INLINE_CODE_RE.finditer(text)]
