@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import re
 import shutil
@@ -96,7 +97,7 @@ class Result:
     answered: int | None = None  # 200s, when the client reports counts instead of samples
     answer: str = "typical"  # which of answers() was sent
     fixed_ms: dict[float, float] = field(default_factory=dict)  # percentile -> ms (wrk)
-    probe_ms: float = float("nan")  # benchkit.host_probe_ms() just before the row
+    probe_ms: tuple[float, float] = (math.nan, math.nan)  # host_probe_ms() before, after
 
     def error(self, kind: str) -> None:
         self.errors += 1
@@ -121,11 +122,11 @@ class Result:
         return (f"| {self.answer} | {self.workload} | {self.client} | {self.concurrency} "
                 f"| {self.rate:,.1f} | {self.percentile_ms(0.5):.1f} "
                 f"| {self.percentile_ms(0.99):.1f} | {engine} | {self.count:,} | {self.busy:,} "
-                f"| {self.errors:,} | {self.probe_ms:.1f} |")
+                f"| {self.errors:,} | {self.probe_ms[0]:.1f} / {self.probe_ms[1]:.1f} |")
 
 
 HEADER = ("| answer | workload | client | concurrency | answers/s | p50 ms | p99 ms "
-          "| engine p50 ms | 200s | 503s | errors | host probe ms |\n"
+          "| engine p50 ms | 200s | 503s | errors | host probe ms (before / after) |\n"
           "|---|---|---|---|---|---|---|---|---|---|---|---|")
 ENGINE_RE = re.compile(r"engine;dur=([0-9.]+)")
 # In every distinct answer: no two rows, and no two runs against one server, send the same
@@ -348,13 +349,13 @@ async def main_async(args: argparse.Namespace) -> str:
                     else:
                         result = await run_level(url, answer, workload, concurrency,
                                                  args.seconds, args.warmup)
-                    result.answer, result.probe_ms = name, probe
+                    result.answer, result.probe_ms = name, (probe, benchkit.host_probe_ms())
                     print(result.row(), result.error_kinds or "", file=sys.stderr, flush=True)
                     results.append(result)
             for rate in args.rate:
                 probe = benchkit.host_probe_ms()
                 result = await run_open_loop(url, answer, rate, 16, args.seconds, args.warmup)
-                result.answer, result.probe_ms = name, probe
+                result.answer, result.probe_ms = name, (probe, benchkit.host_probe_ms())
                 print(result.row(), result.error_kinds or "", file=sys.stderr, flush=True)
                 results.append(result)
     finally:
@@ -386,7 +387,7 @@ async def main_async(args: argparse.Namespace) -> str:
         "client then waits Retry-After, wrk resends at once. Errors are any other non-200 "
         "status or transport failure. `engine p50 ms`: the worker's own time per answer "
         "(Server-Timing), so latency minus it is queueing plus the service's overhead. "
-        "`host probe ms`: a fixed pure-Python workload timed just before the row "
+        "`host probe ms`: a fixed pure-Python workload timed before and after the row "
         "(`benchkit.host_probe_ms`); this machine's speed drifts by up to half from one "
         "minute to the next, and rows with a higher probe ran on a slower machine.",
         "", *verdicts, "",
