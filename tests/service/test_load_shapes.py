@@ -90,9 +90,16 @@ async def test_past_the_queue_bound_requests_get_503_with_retry_after(make_clien
 
 async def test_a_request_past_its_deadline_gets_504_and_the_service_recovers(
         make_client) -> None:
-    client = await make_client(workers=1, request_deadline_s=0.15)
-    async with client.post("/v1/verify", json={"text": max_size_answer(3000)}) as response:
-        problem = await response.json()
+    client = await make_client(workers=1, request_deadline_s=0.3)
+    (pid,) = client.app[POOL].generation.pids()
+    # A worker slower than the deadline: stopped until the request has had its answer
+    # (a max-size answer used to outlast a short deadline; the faster engine no longer does).
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        async with client.post("/v1/verify", json={"text": max_size_answer(3000)}) as response:
+            problem = await response.json()
+    finally:
+        os.kill(pid, signal.SIGCONT)  # well inside HANG_GRACE_S: slow, not hung
     assert response.status == 504 and problem["code"] == "deadline_exceeded"
     async with client.post("/v1/verify", json={"text": "Use `os.getcwd()`."}) as response:
         # The worker may still be finishing the first: this one then waits (504), or is
