@@ -340,8 +340,10 @@ class Index:
                 cols.append(term_id)
                 vals.append(counts[term_id])
             indptr.append(len(cols))
-        scores = self._product(np.asarray(indptr, dtype=np.int32),
-                               np.asarray(cols, dtype=np.int32),
+        # the matrix's own dtypes: the kernel would otherwise convert (copy) the whole matrix
+        index_dtype = self._matrix.indices.dtype
+        scores = self._product(np.asarray(indptr, dtype=index_dtype),
+                               np.asarray(cols, dtype=index_dtype),
                                np.asarray(vals, dtype=self._matrix.dtype))
         return [self._top_k(*scores, row, k) for row in range(len(queries))]
 
@@ -361,9 +363,9 @@ class Index:
             query_matrix = sp.csr_matrix((vals, cols, indptr), shape=(rows, matrix.shape[0]))
             scores = (query_matrix @ matrix).tocsr()
             return scores.indptr, scores.indices, scores.data
-        out_indptr = np.empty(rows + 1, dtype=np.int32)
-        out_docs = np.empty(bound, dtype=np.int32)
-        out_scores = np.empty(bound, dtype=matrix.dtype)  # one dtype: the kernel copies none
+        out_indptr = np.empty(rows + 1, dtype=matrix.indices.dtype)
+        out_docs = np.empty(bound, dtype=matrix.indices.dtype)
+        out_scores = np.empty(bound, dtype=matrix.dtype)
         _csr_matmat(rows, n_docs, indptr, cols, vals, matrix.indptr, matrix.indices,
                     matrix.data, out_indptr, out_docs, out_scores)
         return out_indptr, out_docs, out_scores

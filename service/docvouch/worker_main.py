@@ -48,8 +48,8 @@ def problem_of(exc: BaseException) -> dict[str, Any]:
             "exc_type": type(exc).__name__, "frames": frames}
 
 
-def send(stream: BinaryIO, message: dict[str, Any], attachment: bytes = b"") -> None:
-    if attachment:
+def send(stream: BinaryIO, message: dict[str, Any], attachment: bytes | None = None) -> None:
+    if attachment is not None:
         message = {**message, "attachment": len(attachment)}
     body = orjson.dumps(message)
     stream.write(HEADER.pack(len(body)) + body)
@@ -111,7 +111,8 @@ def run_worker(sock: socket.socket, builds: dict[str, str], verify_checksums: bo
             send(stream, *_answer(engines, job))
 
 
-def _answer(engines: dict[str, Engine], job: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+def _answer(engines: dict[str, Engine], job: dict[str, Any]
+            ) -> tuple[dict[str, Any], bytes | None]:
     """The reply to one job, and the bytes attached to it (a verify result's body)."""
     try:
         engine = engines[job["corpus"]]
@@ -121,10 +122,10 @@ def _answer(engines: dict[str, Engine], job: dict[str, Any]) -> tuple[dict[str, 
             return ({"ok_encoded": {"summary": result["summary"], "engine_ms": engine_ms}},
                     orjson.dumps(result))
         if job["op"] == "search":
-            return {"ok": engine.search(**job["args"])}, b""
+            return {"ok": engine.search(**job["args"])}, None
         raise ValueError(f"unknown op {job['op']!r}")
     except Exception as exc:  # one bad input must cost a 500, not the worker
-        return {"error": problem_of(exc)}, b""
+        return {"error": problem_of(exc)}, None
 
 
 def _tree_bytes(directory: Path) -> int:

@@ -32,6 +32,11 @@ async def test_a_verify_result_arrives_as_the_bytes_the_worker_encoded() -> None
     assert message["ok_encoded"] == {"summary": {"claims": 1}, "engine_ms": 3.5}
 
 
+async def test_an_empty_attachment_is_still_announced() -> None:
+    message = await _exchange(lambda stream: worker_main.send(stream, {"ok_encoded": {}}, b""))
+    assert message["attachment"] == b""
+
+
 async def test_a_frame_without_attachment_is_read_as_before() -> None:
     message = await _exchange(lambda stream: worker_main.send(stream, {"ok": [1, 2]}))
     assert message == {"ok": [1, 2]}
