@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import socket
 import time
 import urllib.error
 import urllib.request
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import orjson
 import pytest
 import structlog.testing
-from server_process import ServerProcess
-from service_support import max_size_answer, wait_ready
+from server_process import ServerProcess, descendants
+from service_support import wait_ready
 
 from docvouch import listeners
 from docvouch.errors import NotReadyError
@@ -34,30 +36,38 @@ def get(url: str) -> tuple[int, str, dict]:
         return exc.code, exc.headers["Content-Type"], orjson.loads(exc.read())
 
 
+@contextlib.asynccontextmanager
+async def _ready_with_health_port(service_home: Path, tmp_path: Path
+                                  ) -> AsyncIterator[tuple[ServerProcess, aiohttp.ClientSession]]:
+    """A served process (one worker) with a health port, ready, and a session to call it."""
+    with ServerProcess(service_home, tmp_path / "serve.log", workers=1,
+                       health_port=True) as server:
+        async with aiohttp.ClientSession() as session:
+            await wait_ready(session, server.base)
+            yield server, session
+
+
 @pytest.mark.slow
 async def test_the_health_port_answers_as_the_service_port_does(
         service_home: Path, tmp_path: Path) -> None:
-    with ServerProcess(service_home, tmp_path / "serve.log", workers=1,
-                       health_port=True) as server:
+    async with _ready_with_health_port(service_home, tmp_path) as (server, session):
         health_base = server.health_base
-        async with aiohttp.ClientSession() as session:
-            await wait_ready(session, server.base)
-            await wait_ready(session, health_base)
-            async with session.get(server.base + "/readyz") as main_ready, \
-                    session.get(health_base + "/readyz") as health_ready:
-                main_body, health_body = await main_ready.json(), await health_ready.json()
-            # the same readiness, published at most a tenth of a second apart
-            assert health_body["corpora"] == main_body["corpora"]
-            assert health_body["workers"]["alive"] == 1
-            async with session.get(health_base + "/healthz") as response:
-                assert response.status == 200
-                body = await response.json()
-                assert body["status"] == "ok" and 0 <= body["loop_lag_ms"] < 10_000
-            for method, path, status in (("GET", "/v1/corpus", 404), ("POST", "/healthz", 405)):
-                async with session.request(method, health_base + path) as response:
-                    assert response.status == status
-                    assert response.content_type == "application/problem+json"
-                    assert (await response.json())["status"] == status
+        await wait_ready(session, health_base)
+        async with session.get(server.base + "/readyz") as main_ready, \
+                session.get(health_base + "/readyz") as health_ready:
+            main_body, health_body = await main_ready.json(), await health_ready.json()
+        # the same readiness, published at most a tenth of a second apart
+        assert health_body["corpora"] == main_body["corpora"]
+        assert health_body["workers"]["alive"] == 1
+        async with session.get(health_base + "/healthz") as response:
+            assert response.status == 200
+            body = await response.json()
+            assert body["status"] == "ok" and 0 <= body["loop_lag_ms"] < 10_000
+        for method, path, status in (("GET", "/v1/corpus", 404), ("POST", "/healthz", 405)):
+            async with session.request(method, health_base + path) as response:
+                assert response.status == status
+                assert response.content_type == "application/problem+json"
+                assert (await response.json())["status"] == status
         listening = server.wait_for_log("listening")
         assert listening["health_urls"] == [health_base]
 
@@ -156,15 +166,16 @@ async def test_a_snapshot_that_cannot_be_built_is_logged_once_and_ages_into_stal
 @pytest.mark.slow
 async def test_while_the_service_drains_the_health_port_says_stopping_and_alive(
         service_home: Path, tmp_path: Path) -> None:
-    with ServerProcess(service_home, tmp_path / "serve.log", workers=1,
-                       health_port=True) as server:
-        health_base = server.health_base
-        async with aiohttp.ClientSession() as session:
-            await wait_ready(session, server.base)
-
-            async def verify() -> int:  # long enough to keep the drain busy
+    async with _ready_with_health_port(service_home, tmp_path) as (server, session):
+        # The server's children (the worker among them) are stopped, so the verify stays in
+        # flight through the drain however fast the engine answers.
+        children = descendants(server.pid)
+        for pid in children:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            async def verify() -> int:
                 async with session.post(server.base + "/v1/verify",
-                                        json={"text": max_size_answer(4242)}) as response:
+                                        json={"text": "Use `os.getcwd()` here."}) as response:
                     await response.read()
                     return response.status
 
@@ -172,9 +183,13 @@ async def test_while_the_service_drains_the_health_port_says_stopping_and_alive(
             await asyncio.sleep(0.3)
             server.signal(signal.SIGTERM)
             await asyncio.to_thread(server.wait_for_log, "draining")
-            status, _kind, ready = await asyncio.to_thread(get, health_base + "/readyz")
-            alive = await asyncio.to_thread(get, health_base + "/healthz")
-            assert await in_flight == 200
+            status, _kind, ready = await asyncio.to_thread(get, server.health_base + "/readyz")
+            alive = await asyncio.to_thread(get, server.health_base + "/healthz")
+        finally:
+            for pid in children:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
+        assert await in_flight == 200
         assert await asyncio.to_thread(server.wait, 20) == 0
     assert (status, ready["code"], ready["state"]) == (503, "not_ready", "stopping")
     assert alive[0] == 200
