@@ -110,23 +110,20 @@ class ResultCache:
         self.bytes = 0
 
     async def get_or_compute(
-        self, key: bytes, compute: Callable[[], Awaitable[EncodedResult | dict[str, Any]]],
+        self, key: bytes, compute: Callable[[], Awaitable[EncodedResult]],
         admit: Callable[[], None] | None = None,
     ) -> tuple[EncodedResult, CacheState]:
         """The cached result, else the shared result of ``compute()`` (then cached).
+        Workers encode their results (``EncodedResult.of``), so none is decoded here.
 
         ``admit()``, when given, is called before a new computation starts (not for a hit
         or a join): it raises to refuse the request at once, without a task.
         """
 
-        async def computed() -> EncodedResult:
-            result = await compute()  # workers send verify results encoded already
-            return result if isinstance(result, EncodedResult) else EncodedResult.of(result)
-
         if not self.enabled:
             if admit is not None:
                 admit()
-            return await computed(), "off"
+            return await compute(), "off"
         found = self.get(key)
         if found is not None:
             return found, "hit"
@@ -135,7 +132,7 @@ class ResultCache:
         if flight is None:
             if admit is not None:
                 admit()
-            flight = _Flight(asyncio.ensure_future(computed()))
+            flight = _Flight(asyncio.ensure_future(compute()))
             self._flights[key] = flight
             flight.task.add_done_callback(lambda task: self._landed(key, task))
             state = "miss"

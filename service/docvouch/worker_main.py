@@ -29,6 +29,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from docvouch.cache import EncodedResult
 from docvouch.engine import Engine
 from docvouch.errors import DocVouchError
 
@@ -117,10 +118,9 @@ def _answer(engines: dict[str, Engine], job: dict[str, Any]
     try:
         engine = engines[job["corpus"]]
         if job["op"] == "verify":
-            result = engine.verify(**job["args"])
-            engine_ms = result.pop("took_ms")  # each response states its own
-            return ({"ok_encoded": {"summary": result["summary"], "engine_ms": engine_ms}},
-                    orjson.dumps(result))
+            encoded = EncodedResult.of(engine.verify(**job["args"]))
+            return ({"ok_encoded": {"summary": encoded.summary, "engine_ms": encoded.engine_ms}},
+                    encoded.body)
         if job["op"] == "search":
             return {"ok": engine.search(**job["args"])}, None
         raise ValueError(f"unknown op {job['op']!r}")

@@ -55,11 +55,11 @@ async def test_concurrent_identical_requests_share_one_encoded_result() -> None:
     cache = ResultCache(max_entries=10, max_bytes=2**20)
     calls = 0
 
-    async def compute() -> dict:
+    async def compute() -> EncodedResult:
         nonlocal calls
         calls += 1
         await asyncio.sleep(0.05)
-        return {"summary": {"claims": 1}, "claims": [], "took_ms": 3.0}
+        return EncodedResult.of({"summary": {"claims": 1}, "claims": [], "took_ms": 3.0})
 
     key = cache_key("b", "same text")
     (first, s1), (second, s2) = await asyncio.gather(cache.get_or_compute(key, compute),
