@@ -313,9 +313,6 @@ class Index:
         """The distinct term ids of one passage, ascending (a view into the mapped file)."""
         return self._doc_terms[self._doc_terms_ptr[index]:self._doc_terms_ptr[index + 1]]
 
-    def term_id(self, term: str) -> int | None:
-        return self._vocab.get(term)
-
     def lookup(self, terms: Iterable[str]) -> list[int | None]:
         """Each term's id, None where the corpus lacks it."""
         get = self._vocab.get
