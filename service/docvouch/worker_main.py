@@ -53,9 +53,9 @@ def send(stream: BinaryIO, message: dict[str, Any], attachment: bytes | None = N
     if attachment is not None:
         message = {**message, "attachment": len(attachment)}
     body = orjson.dumps(message)
-    stream.write(HEADER.pack(len(body)) + body)
-    if attachment:
-        stream.write(attachment)
+    # One write, so one send: the reply's header alone would wake the server (nice 0)
+    # ahead of this process, only for it to sleep again until the attachment came.
+    stream.write(b"".join((HEADER.pack(len(body)), body, attachment or b"")))
     stream.flush()
 
 
