@@ -1,0 +1,97 @@
+"""bench/load.py's report: issue 3's targets per row, ``--repeat`` medians and ranges, and
+answers that stay distinct when a row is run again against the same server.
+
+The report tests feed made-up rows (no timing is asserted). The distinctness test drives
+both of the script's Python clients against a real aiohttp server on a loopback port that
+records every answer it is sent: a repeated row that sent an earlier row's text again would
+be served by docvouch's result cache and inflate the figure.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+@pytest.fixture(scope="module")
+def load() -> ModuleType:
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))  # load.py imports bench/benchkit.py
+    spec = importlib.util.spec_from_file_location("docvouch_bench_load", BENCH / "load.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def row(load: ModuleType, rate: float, latency_ms: float, *, workload: str = "distinct",
+        concurrency: int = 16, errors: int = 0) -> Any:
+    """A 10-second row answering ``rate`` a second, every answer taking ``latency_ms``."""
+    result = load.Result(workload, concurrency, 10.0,
+                         latencies=[latency_ms / 1000] * round(rate * 10), errors=errors)
+    result.probe_ms = (6.5, 6.5)
+    return result
+
+
+def test_a_single_row_is_met_or_not(load: ModuleType) -> None:
+    met = load.targets([row(load, 190, 90)])
+    missed = load.targets([row(load, 150, 120)])
+    assert any(line.endswith("(typical): met (190.0/s, p99 90.0 ms)") for line in met)
+    assert any(line.endswith("(typical): NOT met (150.0/s, p99 120.0 ms)") for line in missed)
+    assert load.repeat_summary([row(load, 190, 90)]) == []  # nothing repeated
+
+
+def test_repeated_rows_say_how_often_the_target_held(load: ModuleType) -> None:
+    rows = [row(load, 150, 120), row(load, 210, 85), row(load, 170, 105)]
+    lines = load.targets(rows)
+    target = next(line for line in lines if "at concurrency 16" in line)
+    assert target.endswith("met in 1 of 3 rows (170.0 (150.0–210.0)/s, "
+                           "p99 105.0 (85.0–120.0) ms)")
+    summary = load.repeat_summary(rows)
+    assert "| typical | distinct | python | 16 | 3 | 170.0 (150.0–210.0) | 105.0 (85.0–120.0) " \
+           "| 105.0 (85.0–120.0) | 0 |" in summary
+
+
+def test_errors_at_256_add_up_over_repeated_rows(load: ModuleType) -> None:
+    rows = [row(load, 180, 900, concurrency=256), row(load, 180, 900, concurrency=256,
+                                                      errors=2)]
+    line = next(line for line in load.targets(rows) if "concurrency 256" in line)
+    assert "met in 1 of 2 rows (2 errors" in line
+
+
+def test_the_open_loop_row_is_checked_at_its_rate(load: ModuleType) -> None:
+    rows = [row(load, 100, 30, workload="distinct @ 100/s"),
+            row(load, 100, 140, workload="distinct @ 100/s")]
+    line = next(line for line in load.targets(rows) if "open loop" in line)
+    assert "met in 1 of 2 rows" in line
+
+
+async def test_rows_run_again_send_answers_never_sent_before(
+        load: ModuleType, aiohttp_server: Any) -> None:
+    texts: list[str] = []
+
+    async def verify(request: web.Request) -> web.Response:
+        texts.append((await request.json())["text"])
+        return web.json_response({"score": 1}, headers={"Server-Timing": "engine;dur=1.5"})
+
+    app = web.Application()
+    app.router.add_post("/v1/verify", verify)
+    server = await aiohttp_server(app, host="127.0.0.1")
+    url = f"http://127.0.0.1:{server.port}"
+    rows = []
+    for _ in range(2):  # what --repeat 2 does with one closed-loop and one open-loop row
+        rows.append(await load.run_level(url, "An answer.", "distinct", 2, 0.3, 0.0))
+        rows.append(await load.run_open_loop(url, "An answer.", 40, 4, 0.3, 0.0))
+    assert all(r.count > 0 and r.errors == 0 for r in rows)
+    assert len(texts) >= sum(r.count for r in rows)
+    assert len(set(texts)) == len(texts), "a repeated row sent an answer already sent"
+    assert rows[1].engine_ms and rows[1].engine_ms[0] == 1.5
