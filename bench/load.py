@@ -17,7 +17,9 @@ requests with wrk (``bench/load.lua``), which costs the machine far less CPU per
 than the Python client. ``--rate`` adds open-loop rows: requests are sent on a fixed
 schedule over at most 16 connections (plain HTTP/1.1 with pre-encoded bodies, as cheap a
 client as wrk) and latency counts from the scheduled time, so a slow server cannot hide
-its queueing (no coordinated omission).
+its queueing (no coordinated omission). ``--client raw`` runs the closed loop on that same
+cheap client and keeps each answer's send time and engine time, so the report can set the
+row's fast seconds beside its slow ones (the machine's speed, not the load, differs).
 
 This machine's speed drifts from one minute to the next, so one row can land anywhere in a
 wide range. ``--repeat N`` runs every row N times, in rounds, and adds a table of medians
@@ -105,6 +107,8 @@ class Result:
     answer: str = "typical"  # which of answers() was sent
     fixed_ms: dict[float, float] = field(default_factory=dict)  # percentile -> ms (wrk)
     probe_ms: tuple[float, float] = (math.nan, math.nan)  # host_probe_ms() before, after
+    # (sent, seconds after the window opened; latency, s; engine ms or None): raw closed loop
+    samples: list[tuple[float, float, float | None]] = field(default_factory=list)
 
     def error(self, kind: str) -> None:
         self.errors += 1
@@ -195,54 +199,124 @@ async def run_level(url: str, answer: str, workload: str, concurrency: int, seco
     return result
 
 
-async def run_open_loop(url: str, answer: str, rate: float, concurrency: int, seconds: float,
-                        warmup_s: float) -> Result:
-    """Distinct answers sent every 1/``rate`` s over at most ``concurrency`` kept-alive
-    connections; a request that waits for a free connection counts that wait in its latency.
+class RawHttp:
+    """POST /v1/verify as plain HTTP/1.1 on asyncio streams, the bodies pre-encoded: a few
+    microseconds of client CPU per request. (aiohttp's client costs milliseconds, which on
+    these shared 2 cores the workers would lose: at 16 clients it halves the throughput.)"""
 
-    Plain HTTP/1.1 on asyncio streams, with the bodies pre-encoded: a few microseconds of
-    client CPU per request. (aiohttp's client costs milliseconds, which on these shared 2
-    cores the workers would lose: at 16 clients it halves the throughput measured.)
-    """
-    result = Result(f"distinct @ {rate:g}/s", concurrency, seconds, client="raw")
-    row_id = time.time_ns()
-    target = urlsplit(url)
-    host, port = target.hostname or "127.0.0.1", target.port or 80
-    head = (f"POST /v1/verify HTTP/1.1\r\nHost: {host}:{port}\r\n"
-            "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n").encode()
-    tail = json.dumps(answer).encode()[1:] + b"}"  # the answer as a JSON string, closed
-    free: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
-    for _ in range(concurrency):
-        free.put_nowait(await asyncio.open_connection(host, port))
+    def __init__(self, url: str, answer: str) -> None:
+        target = urlsplit(url)
+        self.host, self.port = target.hostname or "127.0.0.1", target.port or 80
+        self.head = (f"POST /v1/verify HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+                     "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n").encode()
+        self.tail = json.dumps(answer).encode()[1:] + b"}"  # the answer as a JSON string
+        self.whole = b'{"source":{"site":"bench"},"text":"' + self.tail
+
+    async def connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await asyncio.open_connection(self.host, self.port)
+
+    def request(self, variant: str | None) -> bytes:
+        """The request for the answer, under a first line of its own unless ``variant`` is
+        None (the same answer again)."""
+        body = self.whole if variant is None else (
+            b'{"source":{"site":"bench"},"text":"Variant %s.\\n\\n' % variant.encode()
+            + self.tail)
+        return self.head % len(body) + body
+
+    @staticmethod
+    async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                       request: bytes) -> tuple[int, float | None]:
+        """Send one request; its status and the engine's time from Server-Timing (a miss)."""
+        writer.write(request)
+        status = int((await reader.readline()).split()[1])
+        length, engine = 0, None
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+            elif name.lower() == "server-timing" and 'desc="miss"' in value:
+                found = ENGINE_RE.search(value)
+                engine = float(found.group(1)) if found else None
+        await reader.readexactly(length)
+        return status, engine
+
+
+TRANSPORT_ERRORS = (OSError, ValueError, IndexError, asyncio.IncompleteReadError)
+
+
+async def run_raw_level(url: str, answer: str, workload: str, concurrency: int,
+                        seconds: float, warmup_s: float) -> Result:
+    """The closed loop of run_level() on RawHttp, each answer's send time kept: the seconds
+    the machine ran fast and slow can then be told apart (speed_split())."""
+    result = Result(workload, concurrency, seconds, client="raw")
+    http, row_id = RawHttp(url, answer), time.time_ns()
+    counter = 0
     start = time.perf_counter() + warmup_s
     end = start + seconds
 
-    async def exchange(n: int) -> tuple[int, str]:
+    async def client() -> None:
+        nonlocal counter
+        reader, writer = await http.connect()
+        try:
+            while (sent := time.perf_counter()) < end:
+                counter += 1
+                variant = None if workload == "cached" else f"{row_id}-{counter}"
+                try:
+                    status, engine = await http.exchange(reader, writer, http.request(variant))
+                except TRANSPORT_ERRORS as exc:
+                    if start <= time.perf_counter() <= end:
+                        result.error(type(exc).__name__)
+                    writer.close()
+                    reader, writer = await http.connect()
+                    continue
+                done = time.perf_counter()
+                if not start <= done <= end:
+                    continue
+                if status == 200:
+                    result.latencies.append(done - sent)
+                    result.samples.append((sent - start, done - sent, engine))
+                    if engine is not None:
+                        result.engine_ms.append(engine)
+                elif status == 503:
+                    result.busy += 1  # resent at once, as wrk does
+                else:
+                    result.error(f"HTTP {status}")
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    return result
+
+
+async def run_open_loop(url: str, answer: str, rate: float, concurrency: int, seconds: float,
+                        warmup_s: float) -> Result:
+    """Distinct answers sent every 1/``rate`` s over at most ``concurrency`` kept-alive
+    connections (RawHttp); a request that waits for a free connection counts that wait in
+    its latency."""
+    result = Result(f"distinct @ {rate:g}/s", concurrency, seconds, client="raw")
+    http, row_id = RawHttp(url, answer), time.time_ns()
+    free: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+    for _ in range(concurrency):
+        free.put_nowait(await http.connect())
+    start = time.perf_counter() + warmup_s
+    end = start + seconds
+
+    async def exchange(n: int) -> tuple[int, float | None]:
         reader, writer = await free.get()
         try:
-            body = b'{"source":{"site":"bench"},"text":"Variant %d-open%d-%d.\\n\\n' % (
-                row_id, round(rate), n) + tail
-            writer.write(head % len(body) + body)
-            status = int((await reader.readline()).split()[1])
-            length, timing = 0, ""
-            while (line := await reader.readline()) not in (b"\r\n", b""):
-                name, _, value = line.decode("latin-1").partition(":")
-                if name.lower() == "content-length":
-                    length = int(value)
-                elif name.lower() == "server-timing":
-                    timing = value
-            await reader.readexactly(length)
+            reply = await http.exchange(reader, writer,
+                                        http.request(f"{row_id}-open{round(rate)}-{n}"))
         except BaseException:
             writer.close()
-            free.put_nowait(await asyncio.open_connection(host, port))
+            free.put_nowait(await http.connect())
             raise
         free.put_nowait((reader, writer))
-        return status, timing
+        return reply
 
     async def one(n: int, scheduled: float) -> None:
         try:
-            status, timing = await exchange(n)
-        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError) as exc:
+            status, engine = await exchange(n)
+        except TRANSPORT_ERRORS as exc:
             if start <= scheduled <= end:
                 result.error(type(exc).__name__)
             return
@@ -250,9 +324,8 @@ async def run_open_loop(url: str, answer: str, rate: float, concurrency: int, se
             return
         if status == 200:
             result.latencies.append(time.perf_counter() - scheduled)
-            engine = ENGINE_RE.search(timing)
-            if engine:
-                result.engine_ms.append(float(engine.group(1)))
+            if engine is not None:
+                result.engine_ms.append(engine)
         elif status == 503:
             result.busy += 1
         else:
@@ -352,14 +425,16 @@ async def main_async(args: argparse.Namespace) -> str:
         # spreads across all of them instead of landing on one.
         for name, answer in ((n, a) for _ in range(args.repeat) for n, a in texts.items()):
             for workload in args.workloads:
-                for concurrency in args.concurrency:
+                for concurrency, client in ((c, k) for c in args.concurrency
+                                            for k in args.client):
                     probe = benchkit.host_probe_ms()
-                    if args.client == "wrk":
+                    if client == "wrk":
                         result = await asyncio.to_thread(run_wrk, url, answer, workload,
                                                          concurrency, args.seconds, args.warmup)
                     else:
-                        result = await run_level(url, answer, workload, concurrency,
-                                                 args.seconds, args.warmup)
+                        run = run_raw_level if client == "raw" else run_level
+                        result = await run(url, answer, workload, concurrency,
+                                           args.seconds, args.warmup)
                     result.answer, result.probe_ms = name, (probe, benchkit.host_probe_ms())
                     print(result.row(), result.error_kinds or "", file=sys.stderr, flush=True)
                     results.append(result)
@@ -388,6 +463,7 @@ async def main_async(args: argparse.Namespace) -> str:
         f"settings (queue_max 64, deadline 10 s). Answers: {described}; closed-loop "
         f"clients, {args.warmup:g} s warm-up then {args.seconds:g} s measured per row.",
         "", HEADER, *(r.row() for r in results), "", *repeat_summary(results),
+        *speed_split(results),
         "`distinct`: a different answer every request (always computed by a worker; the "
         "answers differ in their first line, so a worker's caches of parsed code snippets "
         "and decoded passages are warm, as for an answer re-checked while it streams in: "
@@ -395,9 +471,10 @@ async def main_async(args: argparse.Namespace) -> str:
         "`cached`: the same answer repeated (served by the result cache). "
         "`distinct @ N/s`: open loop, N requests a second over at most 16 connections, "
         "latency from the scheduled send time. 503s (queue full) are not errors; the Python "
-        "client then waits Retry-After, wrk resends at once. Errors are any other non-200 "
-        "status or transport failure. `engine p50 ms`: the worker's own time per answer "
-        "(Server-Timing), so latency minus it is queueing plus the service's overhead. "
+        "client then waits Retry-After, wrk and the raw client resend at once. Errors are "
+        "any other non-200 status or transport failure. `engine p50 ms`: the worker's own "
+        "time per answer (Server-Timing), so latency minus it is queueing plus the "
+        "service's overhead. "
         "`host probe ms`: a fixed pure-Python workload timed before and after the row "
         "(`benchkit.host_probe_ms`); this machine's speed drifts by up to half from one "
         "minute to the next, and rows with a higher probe ran on a slower machine.",
@@ -455,6 +532,40 @@ def repeat_summary(results: list[Result]) -> list[str]:
     return [*out, ""]
 
 
+def speed_split(results: list[Result]) -> list[str]:
+    """For the raw closed-loop rows: the same row's fast and slow seconds side by side.
+
+    Every second of the row is ranked by the mean engine time of the answers sent in it;
+    the faster half and the slower half are then reported apart. The code and the load are
+    the same in both halves: only the machine's speed differs.
+    """
+    lines = []
+    for r in results:
+        seconds: dict[int, list[tuple[float, float | None]]] = {}
+        for sent, latency, engine in r.samples:
+            seconds.setdefault(int(sent), []).append((latency, engine))
+        timed = {s: [e for _, e in v if e is not None] for s, v in seconds.items()}
+        ranked = sorted((statistics.fmean(t), s) for s, t in timed.items() if t)
+        if len(ranked) < 4:
+            continue
+        halves = ranked[:len(ranked) // 2], ranked[len(ranked) // 2:]
+        parts = []
+        for label, half in zip(("faster", "slower"), halves, strict=True):
+            latencies = sorted(lat for _, s in half for lat, _ in seconds[s])
+            p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
+            engine = statistics.fmean(e for _, s in half for e in timed[s])
+            parts.append(f"{label} half: engine {engine:.1f} ms an answer, "
+                         f"{len(latencies) / len(half):,.0f} answers/s, p99 {p99:.1f} ms")
+        lines.append(f"- `{r.answer}` {r.workload} at concurrency {r.concurrency} "
+                     f"({len(ranked)} seconds): {parts[0]}; {parts[1]}.")
+    if not lines:
+        return []
+    return ["Same row, fast and slow seconds (raw client): each second ranked by the "
+            "engine's mean time per answer in it, then the faster and slower halves "
+            "reported apart. Same code, same load; only the machine's speed differs.", "",
+            *lines, ""]
+
+
 def _verdict(rows: list[Result], met: Callable[[Result], bool]) -> str:
     """"met" / "NOT met" for one row; for repeated rows, in how many of them it was met."""
     hits = sum(map(met, rows))
@@ -466,13 +577,13 @@ def _verdict(rows: list[Result], met: Callable[[Result], bool]) -> str:
 def targets(results: list[Result]) -> list[str]:
     """Issue 3's targets, checked against this run's rows (each row on its own)."""
     out = ["Targets (issue 3), checked by the script:", ""]
-    for (answer, workload, _, concurrency), rows in configurations(results).items():
+    for (answer, workload, client, concurrency), rows in configurations(results).items():
         rates = _spread([r.rate for r in rows], ",.1f")
         p99 = _spread([r.percentile_ms(0.99) for r in rows], ".1f")
         if concurrency == 16 and "@" not in workload:
             verdict = _verdict(rows, lambda r: r.rate >= 100 and r.percentile_ms(0.99) <= 100)
             out.append(f"- ≥ 100 answers/s with p99 ≤ 100 ms at concurrency 16, {workload} "
-                       f"({answer}): {verdict} ({rates}/s, p99 {p99} ms)")
+                       f"({answer}, {client}): {verdict} ({rates}/s, p99 {p99} ms)")
         if workload == "distinct @ 100/s":
             # Closed-loop clients keep 16 requests in flight whatever the rate, so there the
             # mean latency is 16 / throughput (Little's law) and p99 ≤ 100 ms needs about
@@ -483,7 +594,7 @@ def targets(results: list[Result]) -> list[str]:
                        f"p99 ≤ 100 ms: {verdict} ({rates}/s, p99 {p99} ms)")
         if concurrency == 256:
             errors, busy = sum(r.errors for r in rows), sum(r.busy for r in rows)
-            out.append(f"- zero errors at concurrency 256, {workload} ({answer}): "
+            out.append(f"- zero errors at concurrency 256, {workload} ({answer}, {client}): "
                        f"{_verdict(rows, lambda r: r.errors == 0)} ({errors} errors, "
                        f"{busy} × 503 counted apart)")
     if any(r.workload == "distinct @ 100/s" for r in results):
@@ -519,8 +630,11 @@ def main() -> None:
                         default=["distinct", "cached"])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--client", choices=("python", "wrk"), default="python",
-                        help="closed-loop load generator (wrk costs the shared cores less)")
+    parser.add_argument("--client", nargs="+", choices=("python", "wrk", "raw"),
+                        default=["python"],
+                        help="closed-loop load generators, each a row of its own: python "
+                             "(aiohttp), wrk, or raw (plain HTTP/1.1 as cheap as wrk, which "
+                             "also times each second: see the speed split)")
     parser.add_argument("--rate", type=float, nargs="*", default=[],
                         help="also send distinct answers open-loop at these rates (per s), "
                              "at most 16 in flight")

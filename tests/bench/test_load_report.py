@@ -45,8 +45,9 @@ def row(load: ModuleType, rate: float, latency_ms: float, *, workload: str = "di
 def test_a_single_row_is_met_or_not(load: ModuleType) -> None:
     met = load.targets([row(load, 190, 90)])
     missed = load.targets([row(load, 150, 120)])
-    assert any(line.endswith("(typical): met (190.0/s, p99 90.0 ms)") for line in met)
-    assert any(line.endswith("(typical): NOT met (150.0/s, p99 120.0 ms)") for line in missed)
+    assert any(line.endswith("(typical, python): met (190.0/s, p99 90.0 ms)") for line in met)
+    assert any(line.endswith("(typical, python): NOT met (150.0/s, p99 120.0 ms)")
+               for line in missed)
     assert load.repeat_summary([row(load, 190, 90)]) == []  # nothing repeated
 
 
@@ -81,17 +82,39 @@ async def test_rows_run_again_send_answers_never_sent_before(
 
     async def verify(request: web.Request) -> web.Response:
         texts.append((await request.json())["text"])
-        return web.json_response({"score": 1}, headers={"Server-Timing": "engine;dur=1.5"})
+        # the header as docvouch sends it for an answer computed by a worker
+        timing = 'engine;dur=1.5, cache;desc="miss"'
+        return web.json_response({"score": 1}, headers={"Server-Timing": timing})
 
     app = web.Application()
     app.router.add_post("/v1/verify", verify)
     server = await aiohttp_server(app, host="127.0.0.1")
     url = f"http://127.0.0.1:{server.port}"
     rows = []
-    for _ in range(2):  # what --repeat 2 does with one closed-loop and one open-loop row
+    for _ in range(2):  # what --repeat 2 does with each kind of row
         rows.append(await load.run_level(url, "An answer.", "distinct", 2, 0.3, 0.0))
+        rows.append(await load.run_raw_level(url, "An answer.", "distinct", 2, 0.3, 0.0))
         rows.append(await load.run_open_loop(url, "An answer.", 40, 4, 0.3, 0.0))
     assert all(r.count > 0 and r.errors == 0 for r in rows)
     assert len(texts) >= sum(r.count for r in rows)
     assert len(set(texts)) == len(texts), "a repeated row sent an answer already sent"
-    assert rows[1].engine_ms and rows[1].engine_ms[0] == 1.5
+    assert all(text.endswith("An answer.") and text.startswith("Variant ") for text in texts)
+    raw, open_loop = rows[1], rows[2]
+    assert open_loop.engine_ms and set(open_loop.engine_ms) == {1.5}
+    assert len(raw.samples) == raw.count and {e for _, _, e in raw.samples} == {1.5}
+    assert all(0 <= sent <= 0.3 and latency > 0 for sent, latency, _ in raw.samples)
+
+
+def test_the_speed_split_sets_slow_seconds_beside_fast_ones(load: ModuleType) -> None:
+    result = load.Result("distinct", 16, 6.0, client="raw")
+    for second in range(6):  # seconds 0-2: 8 ms answers in 70 ms; 3-5: 12 ms in 110 ms
+        slow = second >= 3
+        for i in range(100 if slow else 150):
+            result.samples.append((second + i / 200, 0.110 if slow else 0.070,
+                                   12.0 if slow else 8.0))
+    result.answer = "typical"
+    lines = load.speed_split([result])
+    assert lines[2] == ("- `typical` distinct at concurrency 16 (6 seconds): faster half: "
+                        "engine 8.0 ms an answer, 150 answers/s, p99 70.0 ms; slower half: "
+                        "engine 12.0 ms an answer, 100 answers/s, p99 110.0 ms.")
+    assert load.speed_split([row(load, 150, 70)]) == []  # no per-request samples
