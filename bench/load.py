@@ -533,14 +533,15 @@ def repeat_summary(results: list[Result]) -> list[str]:
 
 
 def speed_split(results: list[Result]) -> list[str]:
-    """For the raw closed-loop rows: the same row's fast and slow seconds side by side.
+    """For the raw closed-loop rows at concurrency 16: the same row's fast and slow seconds
+    side by side.
 
     Every second of the row is ranked by the mean engine time of the answers sent in it;
     the faster half and the slower half are then reported apart. The code and the load are
     the same in both halves: only the machine's speed differs.
     """
     lines = []
-    for r in results:
+    for r in (r for r in results if r.concurrency == 16):  # the row issue 3 sets a target on
         seconds: dict[int, list[tuple[float, float | None]]] = {}
         for sent, latency, engine in r.samples:
             seconds.setdefault(int(sent), []).append((latency, engine))
