@@ -114,6 +114,18 @@ class Result:
         self.errors += 1
         self.error_kinds[kind] = self.error_kinds.get(kind, 0) + 1
 
+    def record(self, status: int, latency: float, engine_ms: float | None) -> None:
+        """One reply inside the measured window: a 200's latency (and the engine's time,
+        when a worker computed it), a 503 counted apart, any other status an error."""
+        if status == 200:
+            self.latencies.append(latency)
+            if engine_ms is not None:
+                self.engine_ms.append(engine_ms)
+        elif status == 503:
+            self.busy += 1
+        else:
+            self.error(f"HTTP {status}")
+
     @property
     def rate(self) -> float:
         return self.count / self.seconds
@@ -180,17 +192,9 @@ async def run_level(url: str, answer: str, workload: str, concurrency: int, seco
                 continue
             done = time.perf_counter()
             # Throughput counts what completes inside the window, whenever it was sent.
-            if not start <= done <= end:
-                pass
-            elif status == 200:
-                result.latencies.append(done - sent)
-                engine = ENGINE_RE.search(timing)
-                if engine and cache == "miss":
-                    result.engine_ms.append(float(engine.group(1)))
-            elif status == 503:
-                result.busy += 1
-            else:
-                result.error(f"HTTP {status}")
+            if start <= done <= end:
+                engine = ENGINE_RE.search(timing) if cache == "miss" else None
+                result.record(status, done - sent, float(engine.group(1)) if engine else None)
             if status == 503:
                 await asyncio.sleep(min(float(retry_after or 1), max(0.0, end - done)))
 
@@ -270,17 +274,10 @@ async def run_raw_level(url: str, answer: str, workload: str, concurrency: int,
                     reader, writer = await http.connect()
                     continue
                 done = time.perf_counter()
-                if not start <= done <= end:
-                    continue
-                if status == 200:
-                    result.latencies.append(done - sent)
-                    result.samples.append((sent - start, done - sent, engine))
-                    if engine is not None:
-                        result.engine_ms.append(engine)
-                elif status == 503:
-                    result.busy += 1  # resent at once, as wrk does
-                else:
-                    result.error(f"HTTP {status}")
+                if start <= done <= end:  # a 503 is resent at once, as wrk does
+                    result.record(status, done - sent, engine)
+                    if status == 200:
+                        result.samples.append((sent - start, done - sent, engine))
         finally:
             writer.close()
 
@@ -320,16 +317,8 @@ async def run_open_loop(url: str, answer: str, rate: float, concurrency: int, se
             if start <= scheduled <= end:
                 result.error(type(exc).__name__)
             return
-        if not start <= scheduled <= end:
-            return
-        if status == 200:
-            result.latencies.append(time.perf_counter() - scheduled)
-            if engine is not None:
-                result.engine_ms.append(engine)
-        elif status == 503:
-            result.busy += 1
-        else:
-            result.error(f"HTTP {status}")
+        if start <= scheduled <= end:
+            result.record(status, time.perf_counter() - scheduled, engine)
 
     tasks = []
     first = time.perf_counter()
