@@ -609,6 +609,16 @@ def targets(results: list[Result]) -> list[str]:
     return out
 
 
+def _at_least_one(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {number}")
+    return number
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="benchmark a running service instead of starting one")
@@ -631,7 +641,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, nargs="*", default=[],
                         help="also send distinct answers open-loop at these rates (per s), "
                              "at most 16 in flight")
-    parser.add_argument("--repeat", type=int, default=1,
+    parser.add_argument("--repeat", type=_at_least_one, default=1,
                         help="run every row this many times (in rounds) and add a table of "
                              "medians and ranges; the targets say in how many rows they held")
     parser.add_argument("--write", type=Path, help="update this RESULTS.md section")

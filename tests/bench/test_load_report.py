@@ -10,6 +10,7 @@ be served by docvouch's result cache and inflate the figure.
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -118,3 +119,11 @@ def test_the_speed_split_sets_slow_seconds_beside_fast_ones(load: ModuleType) ->
                         "engine 8.0 ms an answer, 150 answers/s, p99 70.0 ms; slower half: "
                         "engine 12.0 ms an answer, 100 answers/s, p99 110.0 ms.")
     assert load.speed_split([row(load, 150, 70)]) == []  # no per-request samples
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "x"])
+def test_a_repeat_below_one_is_refused_with_the_reason(value: str) -> None:
+    done = subprocess.run([sys.executable, str(BENCH / "load.py"), "--repeat", value],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "argument --repeat: must be" in done.stderr
