@@ -92,6 +92,11 @@ def claim_count(text: str) -> int:
     return len(extract_claims(text).claims)
 
 
+def percentile(ordered: list[float], q: float) -> float:
+    """The ``q`` quantile of already sorted values (nearest rank), NaN when there are none."""
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else math.nan
+
+
 @dataclass
 class Result:
     workload: str
@@ -137,8 +142,7 @@ class Result:
     def percentile_ms(self, q: float) -> float:
         if q in self.fixed_ms:
             return self.fixed_ms[q]
-        lat = sorted(self.latencies)
-        return lat[min(len(lat) - 1, int(len(lat) * q))] * 1000 if lat else float("nan")
+        return percentile(sorted(self.latencies), q) * 1000
 
     def row(self) -> str:
         engine = f"{statistics.median(self.engine_ms):.1f}" if self.engine_ms else "–"
@@ -214,7 +218,6 @@ class RawHttp:
         self.head = (f"POST /v1/verify HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
                      "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n").encode()
         self.tail = json.dumps(answer).encode()[1:] + b"}"  # the answer as a JSON string
-        self.whole = b'{"source":{"site":"bench"},"text":"' + self.tail
 
     async def connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         return await asyncio.open_connection(self.host, self.port)
@@ -222,9 +225,8 @@ class RawHttp:
     def request(self, variant: str | None) -> bytes:
         """The request for the answer, under a first line of its own unless ``variant`` is
         None (the same answer again)."""
-        body = self.whole if variant is None else (
-            b'{"source":{"site":"bench"},"text":"Variant %s.\\n\\n' % variant.encode()
-            + self.tail)
+        first = b"" if variant is None else b"Variant %s.\\n\\n" % variant.encode()
+        body = b'{"source":{"site":"bench"},"text":"' + first + self.tail
         return self.head % len(body) + body
 
     @staticmethod
@@ -545,7 +547,7 @@ def speed_split(results: list[Result]) -> list[str]:
         parts = []
         for label, half in zip(("faster", "slower"), halves, strict=True):
             latencies = sorted(lat for _, s in half for lat, _ in seconds[s])
-            p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
+            p99 = percentile(latencies, 0.99) * 1000
             engine = statistics.fmean(e for _, s in half for e in timed[s])
             parts.append(f"{label} half: engine {engine:.1f} ms an answer, "
                          f"{len(latencies) / len(half):,.0f} answers/s, p99 {p99:.1f} ms")

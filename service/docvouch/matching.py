@@ -375,7 +375,13 @@ def _best_window(lower: str, probes: list[str]) -> tuple[int, str]:
 
 
 def _haystack(passage: Passage) -> str:
-    return f"{passage.title}\n{passage.text}"
+    return _haystack_of(passage.title, passage.text)
+
+
+def _haystack_of(title: str, text: str) -> str:
+    """What a passage is aligned against and clipped from: one layout for both, since the
+    alignment's offsets are used to cut the evidence snippet."""
+    return f"{title}\n{text}"
 
 
 # One passage is often a candidate for several claims of an answer (lower-casing a
@@ -383,7 +389,7 @@ def _haystack(passage: Passage) -> str:
 # key's strings are the passage's own, so a hit compares them by identity.
 @lru_cache(maxsize=128)
 def _lower_haystack(title: str, text: str) -> str:
-    return f"{title}\n{text}".lower()
+    return _haystack_of(title, text).lower()
 
 
 def _version_conflict(claim: Claim, checks: list[SymbolCheck], scored: list[_Scored]
