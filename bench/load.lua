@@ -6,7 +6,8 @@
 -- (DOCVOUCH_LOAD_RUN must differ between runs against one server, or a second run would
 -- repeat the first one's answers and be served by the result cache); with "cached"
 -- the same body is sent every time. done() prints one line "DOCVOUCH-LOAD {json}" with the
--- status counts and latency percentiles (microseconds) that load.py reads.
+-- status counts, latency percentiles (microseconds) and the engine's time of every answer a
+-- worker computed (milliseconds, from Server-Timing) that load.py reads.
 
 local threads = {}
 local counter = 0
@@ -38,6 +39,7 @@ function init(args)
   prefix_json = '{"source":{"site":"bench"},"text":"'
   suffix_json = json_string(answer) .. '"}'
   statuses = {}
+  engine = {}
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
   wrk.body = prefix_json .. suffix_json
@@ -55,14 +57,25 @@ end
 
 function response(status, headers, body)
   statuses[status] = (statuses[status] or 0) + 1
+  local timing = headers["Server-Timing"]
+  if status == 200 and timing and timing:find('desc="miss"', 1, true) then
+    local dur = tonumber(timing:match("engine;dur=([%d%.]+)"))
+    if dur then
+      engine[#engine + 1] = dur
+    end
+  end
 end
 
 function done(summary, latency, requests)
   local counts = {}
+  local engine_ms = {}
   for _, thread in ipairs(threads) do
     local seen = thread:get("statuses")
     for status, n in pairs(seen) do
       counts[tostring(status)] = (counts[tostring(status)] or 0) + n
+    end
+    for _, dur in ipairs(thread:get("engine")) do
+      engine_ms[#engine_ms + 1] = dur
     end
   end
   local parts = {}
@@ -73,8 +86,9 @@ function done(summary, latency, requests)
   io.write(string.format(
     'DOCVOUCH-LOAD {"requests":%d,"duration_us":%d,"statuses":{%s},' ..
     '"errors":{"connect":%d,"read":%d,"write":%d,"timeout":%d},' ..
-    '"p50_us":%d,"p99_us":%d,"max_us":%d}\n',
+    '"p50_us":%d,"p99_us":%d,"max_us":%d,"engine_ms":[%s]}\n',
     summary.requests, summary.duration, table.concat(parts, ","),
     errors.connect, errors.read, errors.write, errors.timeout,
-    latency:percentile(50), latency:percentile(99), latency.max))
+    latency:percentile(50), latency:percentile(99), latency.max,
+    table.concat(engine_ms, ",")))
 end

@@ -2,13 +2,14 @@
 answers that stay distinct when a row is run again against the same server.
 
 The report tests feed made-up rows (no timing is asserted). The distinctness test drives
-both of the script's Python clients against a real aiohttp server on a loopback port that
-records every answer it is sent: a repeated row that sent an earlier row's text again would
-be served by docvouch's result cache and inflate the figure.
+every client of the script (its two Python ones and wrk) against a real aiohttp server on a
+loopback port that records every answer it is sent: a repeated row that sent an earlier
+row's text again would be served by docvouch's result cache and inflate the figure.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import subprocess
 import sys
@@ -35,10 +36,13 @@ def load() -> ModuleType:
 
 
 def row(load: ModuleType, rate: float, latency_ms: float, *, workload: str = "distinct",
-        concurrency: int = 16, errors: int = 0) -> Any:
-    """A 10-second row answering ``rate`` a second, every answer taking ``latency_ms``."""
+        concurrency: int = 16, errors: int = 0, engine_ms: float | None = None) -> Any:
+    """A 10-second row answering ``rate`` a second, every answer taking ``latency_ms`` (the
+    engine's part of it ``engine_ms``, when given)."""
+    count = round(rate * 10)
     result = load.Result(workload, concurrency, 10.0,
-                         latencies=[latency_ms / 1000] * round(rate * 10), errors=errors)
+                         latencies=[latency_ms / 1000] * count, errors=errors,
+                         engine_ms=[] if engine_ms is None else [engine_ms] * count)
     result.probe_ms = (6.5, 6.5)
     return result
 
@@ -63,6 +67,17 @@ def test_repeated_rows_say_how_often_the_target_held(load: ModuleType) -> None:
            "| 105.0 (85.0–120.0) | 0 |" in summary
 
 
+def test_the_target_line_gives_the_engine_speed_of_the_rows_that_met_it_and_missed_it(
+        load: ModuleType) -> None:
+    rows = [row(load, 150, 120, engine_ms=11.8), row(load, 210, 85, engine_ms=7.9),
+            row(load, 170, 105, engine_ms=9.6)]
+    target = next(line for line in load.targets(rows) if "at concurrency 16" in line)
+    assert target.endswith("met in 1 of 3 rows (170.0 (150.0–210.0)/s, p99 105.0 (85.0–120.0) "
+                           "ms; engine p50 7.9 ms where met, 10.7 (9.6–11.8) ms where not)")
+    alone = next(line for line in load.targets(rows[1:2]) if "at concurrency 16" in line)
+    assert alone.endswith("met (210.0/s, p99 85.0 ms; engine p50 7.9 ms)")
+
+
 def test_errors_at_256_add_up_over_repeated_rows(load: ModuleType) -> None:
     rows = [row(load, 180, 900, concurrency=256), row(load, 180, 900, concurrency=256,
                                                       errors=2)]
@@ -75,6 +90,13 @@ def test_the_open_loop_row_is_checked_at_its_rate(load: ModuleType) -> None:
             row(load, 100, 140, workload="distinct @ 100/s")]
     line = next(line for line in load.targets(rows) if "open loop" in line)
     assert "met in 1 of 2 rows" in line
+    faster = [row(load, 150, 70, workload="distinct @ 150/s"),
+              row(load, 120, 70, workload="distinct @ 150/s")]  # fell behind the schedule
+    line = next(line for line in load.targets(faster) if "open loop" in line)
+    assert line.startswith("- open loop, 150 answers/s over at most 16 connections (typical)")
+    assert "met in 1 of 2 rows" in line
+    slower = [row(load, 60, 20, workload="distinct @ 60/s")]  # below the target's rate
+    assert not any("open loop" in line for line in load.targets(slower))
 
 
 async def test_rows_run_again_send_answers_never_sent_before(
@@ -96,12 +118,16 @@ async def test_rows_run_again_send_answers_never_sent_before(
         rows.append(await load.run_level(url, "An answer.", "distinct", 2, 0.3, 0.0))
         rows.append(await load.run_raw_level(url, "An answer.", "distinct", 2, 0.3, 0.0))
         rows.append(await load.run_open_loop(url, "An answer.", 40, 4, 0.3, 0.0))
+        rows.append(await asyncio.to_thread(load.run_wrk, url, "An answer.", "distinct", 2,
+                                            1.0, 0.0))
     assert all(r.count > 0 and r.errors == 0 for r in rows)
     assert len(texts) >= sum(r.count for r in rows)
     assert len(set(texts)) == len(texts), "a repeated row sent an answer already sent"
     assert all(text.endswith("An answer.") and text.startswith("Variant ") for text in texts)
-    raw, open_loop = rows[1], rows[2]
+    raw, open_loop, wrk = rows[1], rows[2], rows[3]
     assert open_loop.engine_ms and set(open_loop.engine_ms) == {1.5}
+    # wrk reads the engine's time from every answer's Server-Timing header too
+    assert len(wrk.engine_ms) == wrk.count and set(wrk.engine_ms) == {1.5}
     assert len(raw.samples) == raw.count and {e for _, _, e in raw.samples} == {1.5}
     assert all(0 <= sent <= 0.3 and latency > 0 for sent, latency, _ in raw.samples)
 
