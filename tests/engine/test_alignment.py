@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from docvouch.matching import ALIGN_PIECE, _align, _needle_pieces
+from docvouch.matching import _NON_ASCII_RE, ALIGN_PIECE, FOLDED, _align, _needle_pieces
 
 words = st.lists(st.text("abcdefghij", min_size=1, max_size=40), min_size=1, max_size=60)
 
@@ -52,3 +52,20 @@ def test_a_long_claim_the_window_does_not_state_scores_low() -> None:
              "exits")
     score, _ = _align(_needle_pieces(claim), PASSAGE)
     assert score < 0.6  # below SUPPORTED_ALIGNMENT
+
+
+# Passage text as docs have it: ASCII words among curly quotes, dashes and accented letters.
+passage_text = st.text(st.sampled_from(list("abcde fgh.,") + list("’“”—éü…→")),
+                       min_size=1, max_size=300)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text("abcde fgh.,", min_size=1, max_size=150), passage_text)
+def test_an_ascii_claim_aligns_the_same_on_a_window_with_its_non_ascii_folded(
+        claim: str, window: str) -> None:
+    # _score_candidates hands rapidfuzz the folded window (bytes to it, up to twice as fast)
+    folded = _NON_ASCII_RE.sub(FOLDED, window)
+    assert folded.isascii() and len(folded) == len(window)
+    pieces = _needle_pieces(claim)
+    assert _align(pieces, folded) == _align(pieces, window)
+
