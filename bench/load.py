@@ -627,13 +627,13 @@ def targets(results: list[Result]) -> list[str]:
                 "concurrency 16 the mean latency is 16 / throughput (Little's law): p99 ≤ "
                 "100 ms there needs about 160 answers/s. The open-loop rows hold the rate at "
                 "N answers/s over at most 16 connections and measure the p99 it gets."]
-    for (answer, workload, _, concurrency), rows in configurations(results).items():
+    for (answer, workload, client, concurrency), rows in configurations(results).items():
         engine_ms = [ms for r in rows for ms in r.engine_ms]
         if workload != "distinct" or concurrency != 1 or not engine_ms:
             continue
         engine = statistics.median(engine_ms)
         overhead = statistics.median(r.percentile_ms(0.5) for r in rows) - engine
-        out += ["", f"At concurrency 1 the engine takes {engine:.1f} ms per distinct "
+        out += ["", f"At concurrency 1 ({client}) the engine takes {engine:.1f} ms per distinct "
                 f"`{answer}` answer and the service adds about {overhead:.1f} ms (HTTP, "
                 f"validation, cache look-up, the worker round trip); with 2 workers on 2 "
                 f"cores, such answers cannot exceed about {2000 / engine:.0f}/s on this "
