@@ -124,12 +124,20 @@ async def test_rows_run_again_send_answers_never_sent_before(
     assert len(texts) >= sum(r.count for r in rows)
     assert len(set(texts)) == len(texts), "a repeated row sent an answer already sent"
     assert all(text.endswith("An answer.") and text.startswith("Variant ") for text in texts)
-    raw, open_loop, wrk = rows[1], rows[2], rows[3]
+    python, raw, open_loop, wrk = rows[0], rows[1], rows[2], rows[3]
+    assert python.engine_ms and set(python.engine_ms) == {1.5}
     assert open_loop.engine_ms and set(open_loop.engine_ms) == {1.5}
     # wrk reads the engine's time from every answer's Server-Timing header too
     assert len(wrk.engine_ms) == wrk.count and set(wrk.engine_ms) == {1.5}
     assert len(raw.samples) == raw.count and {e for _, _, e in raw.samples} == {1.5}
     assert all(0 <= sent <= 0.3 and latency > 0 for sent, latency, _ in raw.samples)
+
+
+def test_the_engine_time_is_read_only_from_answers_a_worker_computed(
+        load: ModuleType) -> None:
+    assert load.engine_time('engine;dur=8.25, cache;desc="miss"') == 8.25
+    assert load.engine_time('engine;dur=8.25, cache;desc="hit"') is None  # the cached time
+    assert load.engine_time("") is None
 
 
 def test_the_speed_split_sets_slow_seconds_beside_fast_ones(load: ModuleType) -> None:
