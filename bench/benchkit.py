@@ -17,6 +17,7 @@ import platform
 import re
 import socket
 import sys
+import sysconfig
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -70,7 +71,25 @@ def machine() -> str:
     except OSError:
         pass
     return (f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.machine()}, "
-            f"Python {platform.python_version()}")
+            f"{interpreter()}")
+
+
+def interpreter() -> str:
+    """This Python's version and what its build says of itself. The build moves every
+    figure: the same service ran about 15% faster on Debian's python3 (compiled with PGO
+    and LTO, its libpython linked into the executable) than on a plain source build (a
+    shared libpython, no --enable-optimizations). Debian's own optimisation flags do not
+    show in its configure arguments, so only what is certain is named."""
+    build = []
+    try:
+        maps = Path("/proc/self/maps").read_text()
+        build.append("shared libpython" if "/libpython" in maps else "static libpython")
+    except OSError:
+        pass
+    configured = sysconfig.get_config_var("CONFIG_ARGS") or ""
+    build += [flag for flag in ("--enable-optimizations", "--with-lto") if flag in configured]
+    version = f"Python {platform.python_version()}"
+    return f"{version} ({', '.join(build)})" if build else version
 
 
 _PROBE_WORD_RE = re.compile(r"[a-z_][a-z0-9_]*")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -161,3 +162,15 @@ def test_a_repeat_below_one_is_refused_with_the_reason(value: str) -> None:
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "argument --repeat: must be" in done.stderr
+
+
+def test_the_report_header_says_how_the_interpreter_links_libpython(load: ModuleType) -> None:
+    # The same service ran about 15% faster on a build with libpython linked in (Debian's,
+    # PGO and LTO) than on a shared-libpython source build: the header must tell them apart.
+    line = load.benchkit.interpreter()
+    assert line.startswith(f"Python {platform.python_version()} (")
+    linked = subprocess.run(["ldd", sys.executable], capture_output=True, text=True,
+                            check=True).stdout
+    shared = "libpython" in linked
+    assert ("shared libpython" in line) is shared and ("static libpython" in line) is not shared
+    assert line in load.benchkit.machine()
