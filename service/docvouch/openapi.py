@@ -190,6 +190,7 @@ def _paths(settings: Settings) -> dict[str, Any]:
             "security": key,
             "parameters": [
                 {"name": "q", "in": "query", "required": True,
+                 "description": "Free text; one of only blanks or stop words finds nothing.",
                  "schema": {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS}},
                 {"name": "k", "in": "query",
                  "schema": {"type": "integer", "minimum": 1, "maximum": MAX_TOP_K,

@@ -175,7 +175,10 @@ class SearchRequest:
 def parse_search(query: Any) -> SearchRequest:
     """Check the query string of ``GET /v1/search``."""
     q = query.get("q")
-    if q is None or not q.strip():
+    # Empty is refused as the schema says (minLength 1); whitespace alone is a valid string
+    # that finds nothing: which characters count as blank differs between Python and the
+    # schema's regular expressions, so the schema cannot promise to refuse them.
+    if not q:
         raise SchemaError("q", "required: what to search for")
     if len(q) > MAX_QUERY_CHARS:
         raise SchemaError("q", f"at most {MAX_QUERY_CHARS} characters")

@@ -119,6 +119,19 @@ async def test_search_in_another_corpus(shared: TestClient) -> None:
     assert body["results"][0]["id"] == "mini:frobnicate"
 
 
+@pytest.mark.parametrize("query", [" ", "\x0b", "\u3000\t", "the of"])
+async def test_a_query_of_blanks_or_stop_words_finds_nothing(shared: TestClient,
+                                                             query: str) -> None:
+    # The schema asks only for one character; a query without a searchable word is valid
+    # (schemathesis sent "\x0b") and has no results, while an empty one is refused.
+    async with shared.get("/v1/search", params={"q": query}) as response:
+        assert response.status == 200
+        assert (await response.json())["results"] == []
+    async with shared.get("/v1/search", params={"q": ""}) as response:
+        assert response.status == 422
+        assert (await response.json())["field"] == "q"
+
+
 async def test_corpus_lists_every_loaded_corpus_with_its_build(shared: TestClient) -> None:
     async with shared.get("/v1/corpus") as response:
         body = await response.json()
