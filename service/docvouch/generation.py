@@ -102,6 +102,7 @@ class Generation:
         self.reading_units = 0.0
         self._on_restart = on_restart
         self._slots: list[asyncio.Task[None]] = []
+        self._slots_waiting = 0  # slot tasks waiting on an empty queue for their next job
         self._workers: list[Worker | None] = []
         self._stopping: set[asyncio.Task[None]] = set()
         self._idle = asyncio.Event()
@@ -187,44 +188,104 @@ class Generation:
 
     async def _run_slot(self, slot: int) -> None:
         failures = 0
-        while True:
-            if self._workers[slot] is None:
-                self._workers[slot] = await self._respawn(failures)
-                failures = 0 if self._workers[slot] else failures + 1
+        # A job sent to this slot's worker behind the one it runs: the worker starts it the
+        # moment it answers, instead of idling until this loop has handled the answer and
+        # dispatched again (under load, a twentieth of the cores' time went idle so).
+        ahead: Job | None = None
+        try:
+            while True:
                 if self._workers[slot] is None:
-                    continue
-            job = await self.queue.get()
-            if job.future.done():
-                continue  # its caller is gone; _dropped() has done (or will do) the counting
-            start_by = self.latest_start(job)
-            if start_by is not None and asyncio.get_running_loop().time() > start_by:
-                # Too little time is left (spent waiting, or receiving the body) to finish
-                # it: refuse it as overload; _dropped() does the counting.
-                _fail(job, OverloadedError("no worker became free in time for this request; "
-                                           "try again shortly",
-                                           retry_after_s=self.retry_after_s()))
-                continue
-            job.started = True
-            self.waiting -= 1
-            self.busy += 1
-            self.queued_units -= job.units
-            self.running_units += job.units
-            try:
-                await self._run_job(slot, job)
-            finally:
-                self.busy -= 1
-                self.running_units -= job.units
-                self._check_idle()
+                    if ahead is not None:  # the lost worker never began it
+                        self._requeue(ahead)
+                        ahead = None
+                    self._workers[slot] = await self._respawn(failures)
+                    failures = 0 if self._workers[slot] else failures + 1
+                    if self._workers[slot] is None:
+                        continue
+                if ahead is not None:
+                    job, ahead = ahead, None  # already sent
+                else:
+                    self._slots_waiting += 1
+                    try:
+                        job = await self.queue.get()
+                    finally:
+                        self._slots_waiting -= 1
+                    if not self._admit(job, asyncio.get_running_loop().time()):
+                        continue
+                    self._start(slot, job)
+                ahead = self._send_ahead(slot, job)
+                try:
+                    await self._run_job(slot, job)
+                finally:
+                    self._finish(job)
+        except asyncio.CancelledError:
+            if ahead is not None:
+                _fail(ahead, NotReadyError("the service is shutting down", retry_after_s=1))
+                self._finish(ahead)
+            raise
+
+    def _admit(self, job: Job, start_at: float) -> bool:
+        """Whether ``job``, taken from the queue, may start at ``start_at`` (loop time)."""
+        if job.future.done():
+            return False  # its caller is gone; _dropped() has done (or will do) the counting
+        start_by = self.latest_start(job)
+        if start_by is not None and start_at > start_by:
+            # Too little time is left (spent waiting, or receiving the body) to finish it:
+            # refuse it as overload; _dropped() does the counting.
+            _fail(job, OverloadedError("no worker became free in time for this request; "
+                                       "try again shortly", retry_after_s=self.retry_after_s()))
+            return False
+        return True
+
+    def _start(self, slot: int, job: Job) -> None:
+        """Count ``job`` as running and send it to the slot's worker."""
+        job.started = True
+        self.waiting -= 1
+        self.busy += 1
+        self.queued_units -= job.units
+        self.running_units += job.units
+        worker = self._workers[slot]
+        assert worker is not None
+        worker.send({"op": job.op, "corpus": job.corpus, "args": job.args})
+
+    def _finish(self, job: Job) -> None:
+        self.busy -= 1
+        self.running_units -= job.units
+        self._check_idle()
+
+    def _send_ahead(self, slot: int, running: Job) -> Job | None:
+        """The next queued job, sent now to follow ``running`` on this slot's worker; None
+        when none is queued beyond what idle slots are about to take (a job must not wait
+        behind another while a worker is free). Admission is judged at the time it will
+        likely start."""
+        start_at = asyncio.get_running_loop().time() + running.units * self.unit_s
+        while self.queue.qsize() > self._slots_waiting:
+            job = self.queue.get_nowait()
+            if self._admit(job, start_at):
+                self._start(slot, job)
+                return job
+        return None
+
+    def _requeue(self, job: Job) -> None:
+        """Put back a job sent ahead to a worker that was lost before it began it."""
+        self._finish(job)
+        job.started = False
+        if job.future.done():
+            return
+        self.waiting += 1
+        self.queued_units += job.units
+        self._idle.clear()
+        self.queue.put_nowait(job)
 
     async def _run_job(self, slot: int, job: Job) -> None:
+        """Wait for the answer to ``job``, already sent to the slot's worker."""
         worker = self._workers[slot]
         assert worker is not None
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
         budget = max(0.0, job.deadline - loop.time()) + HANG_GRACE_S
         try:
-            reply = await asyncio.wait_for(
-                worker.call({"op": job.op, "corpus": job.corpus, "args": job.args}), budget)
+            reply = await asyncio.wait_for(worker.reply(), budget)
         except asyncio.CancelledError:
             _fail(job, NotReadyError("the service is shutting down", retry_after_s=1))
             raise
@@ -239,7 +300,8 @@ class Generation:
                                        "it is being replaced", retry_after_s=1))
             return
         # Up at once to a slower job's rate, down gradually: refusing early costs a retry,
-        # admitting what cannot finish costs a worker's time and a 504.
+        # admitting what cannot finish costs a worker's time and a 504. A job sent ahead
+        # is timed from its predecessor's answer, when its worker began it.
         rate = (time.perf_counter() - started) / job.units
         self.unit_s = max(rate, 0.8 * self.unit_s + 0.2 * rate)
         if job.future.done():

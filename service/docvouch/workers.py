@@ -63,10 +63,18 @@ class Worker:
     def pid(self) -> int:
         return int(self.process.pid)
 
-    async def call(self, message: dict[str, Any]) -> dict[str, Any]:
+    def send(self, message: dict[str, Any]) -> None:
+        """Queue a job's frame for the worker, which answers frames in the order sent.
+
+        Not drained: at most two frames wait per worker (the job it runs and the one sent
+        ahead), and waiting here for a worker to read a large frame sent ahead, which it
+        reads only after writing its current answer, while that answer goes unread, would
+        deadlock the two once both socket buffers are full."""
         body = orjson.dumps(message)
         self.writer.write(worker_main.HEADER.pack(len(body)) + body)
-        await self.writer.drain()
+
+    async def reply(self) -> dict[str, Any]:
+        """The answer to the oldest job sent and not yet answered."""
         return await read_frame(self.reader)
 
     async def stop(self, *, kill: bool = False) -> None:

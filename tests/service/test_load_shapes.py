@@ -194,3 +194,78 @@ async def test_identical_concurrent_answers_are_computed_once(make_client) -> No
 
     states = await asyncio.gather(*(verify() for _ in range(5)))
     assert sorted(states) == ["joined", "joined", "joined", "joined", "miss"]
+
+
+def cpu_ticks(pid: int) -> int:
+    """User plus system clock ticks a process has used (/proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+async def test_a_job_waits_sent_ahead_behind_the_running_one_when_no_worker_is_free(
+        make_client) -> None:
+    client = await make_client(workers=1, queue_max=8)
+    gen = client.app[POOL].generation
+
+    async def verify(seed: int) -> int:
+        async with client.post("/v1/verify", json={"text": max_size_answer(seed)}) as response:
+            await response.read()
+            return response.status
+
+    tasks = [asyncio.create_task(verify(8000 + i)) for i in range(4)]
+    # Once the first is answered: one running, one already sent to the worker behind it
+    # (one worker, two jobs busy), one still queued.
+    await poll(lambda: counts(gen, busy=2, waiting=1), what="a job sent ahead")
+    assert await asyncio.gather(*tasks) == [200] * 4
+    await poll(lambda: idle(client), what="all done")
+
+
+async def counts(gen: generation.Generation, *, busy: int, waiting: int) -> bool:
+    return gen.busy == busy and gen.waiting == waiting
+
+
+async def test_a_job_sent_ahead_to_a_worker_that_dies_is_run_by_its_replacement(
+        make_client) -> None:
+    client = await make_client(workers=1)
+    gen = client.app[POOL].generation
+    (pid,) = gen.pids()
+
+    async def verify(seed: int) -> tuple[int, dict]:
+        async with client.post("/v1/verify", json={"text": max_size_answer(seed)}) as response:
+            return response.status, await response.json()
+
+    first = asyncio.create_task(verify(8100))
+    await poll(lambda: busy(client), what="the worker busy")
+    later = [asyncio.create_task(verify(8101 + i)) for i in range(2)]
+    # The first is answered, the next runs and the last is sent ahead behind it.
+    await poll(lambda: counts(gen, busy=2, waiting=0), what="a job sent ahead")
+    os.kill(pid, signal.SIGKILL)
+    assert (await first)[0] == 200
+    answers = await asyncio.gather(*later)
+    # The running job fails; the dead worker never began the one behind it, which is
+    # queued again and answered by the replacement, not failed.
+    assert sorted(status for status, _ in answers) == [200, 503]
+    assert all(body["code"] == "worker_lost" for status, body in answers if status == 503)
+    assert all(body["summary"]["claims"] > 0 for status, body in answers if status == 200)
+    assert gen.pids() != [pid]
+    await poll(lambda: idle(client), what="all done")
+
+
+async def test_jobs_that_arrive_together_go_to_free_workers_not_behind_each_other(
+        make_client) -> None:
+    client = await make_client(workers=2)
+    pool = client.app[POOL]
+    pids = pool.generation.pids()
+    before = [cpu_ticks(pid) for pid in pids]
+    deadline = asyncio.get_running_loop().time() + 60
+    # Both submitted in one turn of the loop, so both are queued when the first worker's
+    # slot wakes: it must leave the second to the other, free worker.
+    results = await asyncio.gather(*(
+        pool.submit("verify", "python", {"text": max_size_answer(8200 + i)}, deadline=deadline)
+        for i in range(2)))
+    assert all(result.summary["claims"] > 0 for result in results)
+    used = [cpu_ticks(pid) - start for pid, start in zip(pids, before, strict=True)]
+    # Each worker verified one of the two answers (had the second been sent ahead behind
+    # the first, one worker would have used all of the time).
+    assert min(used) > 0.3 * sum(used), used
