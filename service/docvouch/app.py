@@ -134,7 +134,11 @@ def _register_gauges(app: web.Application) -> None:
     metrics, cache = app[METRICS], app[CACHE]
     metrics.gauge_from("docvouch_queue_waiting", "Requests waiting for a worker.",
                        gen_value("waiting"))
-    metrics.gauge_from("docvouch_workers_busy", "Workers running a job.", gen_value("busy"))
+    metrics.gauge_from("docvouch_workers_busy", "Workers running a job.",
+                       gen_value("workers_busy"))
+    metrics.gauge_from("docvouch_jobs_sent_ahead",
+                       "Jobs sent to a busy worker to run as soon as it finishes its own.",
+                       gen_value("sent_ahead"))
     metrics.gauge_from("docvouch_workers_alive", "Live worker processes.", gen_value("alive"))
     metrics.gauge_from("docvouch_request_body_bytes",
                        "Bytes of request bodies admitted and not yet answered (budget: "

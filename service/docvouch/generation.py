@@ -103,6 +103,7 @@ class Generation:
         self._on_restart = on_restart
         self._slots: list[asyncio.Task[None]] = []
         self._slots_waiting = 0  # slot tasks waiting on an empty queue for their next job
+        self.sent_ahead = 0  # jobs sent to a worker behind the one it runs (counted in busy)
         self._workers: list[Worker | None] = []
         self._stopping: set[asyncio.Task[None]] = set()
         self._idle = asyncio.Event()
@@ -135,6 +136,11 @@ class Generation:
         self.alive = len(workers)
         self._slots = [asyncio.create_task(self._run_slot(i), name=f"docvouch-slot-{i}")
                        for i in range(len(workers))]
+
+    @property
+    def workers_busy(self) -> int:
+        """Workers running a job (``busy`` also counts the jobs sent ahead behind them)."""
+        return self.busy - self.sent_ahead
 
     def pids(self) -> list[int]:
         return [w.pid for w in self._workers if w is not None]
@@ -196,6 +202,7 @@ class Generation:
             while True:
                 if self._workers[slot] is None:
                     if ahead is not None:  # the lost worker never began it
+                        self.sent_ahead -= 1
                         self._requeue(ahead)
                         ahead = None
                     self._workers[slot] = await self._respawn(failures)
@@ -204,6 +211,7 @@ class Generation:
                         continue
                 if ahead is not None:
                     job, ahead = ahead, None  # already sent
+                    self.sent_ahead -= 1
                 else:
                     self._slots_waiting += 1
                     try:
@@ -220,6 +228,7 @@ class Generation:
                     self._finish(job)
         except asyncio.CancelledError:
             if ahead is not None:
+                self.sent_ahead -= 1
                 _fail(ahead, NotReadyError("the service is shutting down", retry_after_s=1))
                 self._finish(ahead)
             raise
@@ -263,6 +272,7 @@ class Generation:
             job = self.queue.get_nowait()
             if self._admit(job, start_at):
                 self._start(slot, job)
+                self.sent_ahead += 1
                 return job
         return None
 

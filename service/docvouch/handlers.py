@@ -187,7 +187,7 @@ def readiness(pool: WorkerPool, settings: Settings) -> dict[str, Any]:
                             state=state)
     return {
         "status": "ready", "corpora": pool.builds(),
-        "workers": {"alive": gen.alive, "configured": settings.workers, "busy": gen.busy},
+        "workers": {"alive": gen.alive, "configured": settings.workers, "busy": gen.workers_busy},
         "queue": {"waiting": gen.waiting, "max": settings.queue_max}}
 
 

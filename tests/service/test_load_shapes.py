@@ -217,12 +217,21 @@ async def test_a_job_waits_sent_ahead_behind_the_running_one_when_no_worker_is_f
     # Once the first is answered: one running, one already sent to the worker behind it
     # (one worker, two jobs busy), one still queued.
     await poll(lambda: counts(gen, busy=2, waiting=1), what="a job sent ahead")
+    # /metrics tells the worker running a job from the job sent ahead behind it.
+    await poll(lambda: gauges_say(client, workers_busy=1, jobs_sent_ahead=1),
+               what="the gauges of a job sent ahead")
     assert await asyncio.gather(*tasks) == [200] * 4
+    assert await gauges_say(client, workers_busy=0, jobs_sent_ahead=0)
     await poll(lambda: idle(client), what="all done")
 
 
 async def counts(gen: generation.Generation, *, busy: int, waiting: int) -> bool:
     return gen.busy == busy and gen.waiting == waiting
+
+
+async def gauges_say(client: TestClient, **expected: float) -> bool:
+    return all([await metric(client, f"docvouch_{name} ") == value
+                for name, value in expected.items()])
 
 
 async def test_a_job_sent_ahead_to_a_worker_that_dies_is_run_by_its_replacement(
