@@ -4,7 +4,7 @@
 # Ubuntu's python3 refuse pip installs into the system interpreter (PEP 668). The venv is
 # made from BASE_PYTHON, and every recipe runs with its bin/ first on PATH, so the service,
 # the tests and the benchmarks all run on that interpreter. Its build matters: Debian's
-# python3 (built with PGO and LTO) runs the service about 15% faster than a plain source
+# python3 (built with PGO and LTO) runs the service about 13% faster than a plain source
 # build (bench/RESULTS.md); `make BASE_PYTHON=/usr/bin/python3 serve` picks it explicitly.
 BASE_PYTHON ?= python3
 VENV ?= .venv

@@ -76,7 +76,7 @@ def machine() -> str:
 
 def interpreter() -> str:
     """This Python's version and what its build says of itself. The build moves every
-    figure: the same service ran about 15% faster on Debian's python3 (compiled with PGO
+    figure: the same service ran about 13% faster on Debian's python3 (compiled with PGO
     and LTO, its libpython linked into the executable) than on a plain source build (a
     shared libpython, no --enable-optimizations). Debian's own optimisation flags do not
     show in its configure arguments, so only what is certain is named."""

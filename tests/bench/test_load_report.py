@@ -165,7 +165,7 @@ def test_a_repeat_below_one_is_refused_with_the_reason(value: str) -> None:
 
 
 def test_the_report_header_says_how_the_interpreter_links_libpython(load: ModuleType) -> None:
-    # The same service ran about 15% faster on a build with libpython linked in (Debian's,
+    # The same service ran about 13% faster on a build with libpython linked in (Debian's,
     # PGO and LTO) than on a shared-libpython source build: the header must tell them apart.
     line = load.benchkit.interpreter()
     assert line.startswith(f"Python {platform.python_version()} (")
