@@ -18,7 +18,8 @@ export VIRTUAL_ENV := $(abspath $(VENV))
 
 $(PYTHON):
 	@$(BASE_PYTHON) -m venv $(VENV) || { echo "make: could not create $(VENV) with \
-	$(BASE_PYTHON); on Debian or Ubuntu: apt-get install python3-venv" >&2; exit 1; }
+	$(BASE_PYTHON): is it installed (BASE_PYTHON=... picks another)? On Debian or Ubuntu its \
+	venv module is the python3-venv package" >&2; rm -rf $(VENV); exit 1; }
 
 $(STAMP): pyproject.toml | $(PYTHON)
 	$(PIP) install --quiet --disable-pip-version-check --upgrade pip
