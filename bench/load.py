@@ -165,6 +165,8 @@ def engine_time(server_timing: str) -> float | None:
     the answer (a cache miss); None for a cached answer or no header."""
     found = ENGINE_RE.search(server_timing) if 'desc="miss"' in server_timing else None
     return float(found.group(1)) if found else None
+
+
 # In every distinct answer: no two rows (repeated ones included), and no two runs against
 # one server, send the same text (a repeat would be served by the result cache and inflate
 # the row). Each row takes a fresh id from the clock.
@@ -616,9 +618,9 @@ def targets(results: list[Result]) -> list[str]:
                        f"p99 {p99} ms{_engine_speeds(rows, _closed_loop_met)})")
         if rate is not None and rate >= 100:
             # Closed-loop clients keep 16 requests in flight whatever the rate, so there the
-            # mean latency is 16 / throughput (Little's law) and p99 ≤ 100 ms needs about
-            # 160 answers/s. The pair of figures read together: N answers/s sent over 16
-            # connections, and the p99 they get.
+            # mean latency is 16 / throughput (Little's law): a mean under 100 ms needs 160
+            # answers/s, and a p99 under it more. The pair of figures read together: N
+            # answers/s sent over 16 connections, and the p99 they get.
             def held(r: Result, rate: float = rate) -> bool:
                 return r.rate >= 0.99 * rate and r.percentile_ms(0.99) <= 100
             out.append(f"- open loop, {rate:g} answers/s over at most 16 connections "
@@ -631,8 +633,9 @@ def targets(results: list[Result]) -> list[str]:
                        f"{busy} × 503 counted apart)")
     if any((_open_loop_rate(r.workload) or 0) >= 100 for r in results):
         out += ["", "Closed-loop clients keep 16 requests in flight whatever the rate, so at "
-                "concurrency 16 the mean latency is 16 / throughput (Little's law): p99 ≤ "
-                "100 ms there needs about 160 answers/s. The open-loop rows hold the rate at "
+                "concurrency 16 the mean latency is 16 / throughput (Little's law): a mean "
+                "under 100 ms needs 160 answers/s, and a p99 under 100 ms more, as the tail "
+                "lies above the mean. The open-loop rows hold the rate at "
                 "N answers/s over at most 16 connections and measure the p99 it gets."]
     for (answer, workload, client, concurrency), rows in configurations(results).items():
         engine_ms = [ms for r in rows for ms in r.engine_ms]

@@ -68,4 +68,3 @@ def test_an_ascii_claim_aligns_the_same_on_a_window_with_its_non_ascii_folded(
     assert folded.isascii() and len(folded) == len(window)
     pieces = _needle_pieces(claim)
     assert _align(pieces, folded) == _align(pieces, window)
-
