@@ -11,6 +11,7 @@ be; see ``bench/labelled/README.md``.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -46,10 +47,29 @@ class Outcome:
         return self.predicted in ("supported", "partial")
 
 
-def load_labels(split: str) -> list[dict[str, Any]]:
+def _check_labels() -> Any:
+    """``bench/labelled/check_labels.py`` as a module: it owns which labels apply here."""
+    spec = importlib.util.spec_from_file_location("docvouch_check_labels",
+                                                  LABELLED / "check_labels.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_labels(split: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The split's labels this interpreter's docs can decide, and the ones left out.
+
+    A label is left out when its evidence passage came in a later bugfix release than
+    the running interpreter (``evidence_since``): the default corpus is built from this
+    interpreter's docs, so it cannot hold the fact.
+    """
     labels = [orjson.loads(line) for line in (LABELLED / "labels.jsonl").read_bytes().splitlines()
               if line.strip()]
-    return [lab for lab in labels if split == "all" or lab["split"] == split]
+    labels = [lab for lab in labels if split == "all" or lab["split"] == split]
+    applies_here = _check_labels().applies_here
+    kept = [lab for lab in labels if applies_here(lab)]
+    return kept, [lab for lab in labels if not applies_here(lab)]
 
 
 def predict(label: dict[str, Any], text: str, result: dict[str, Any]) -> str:
@@ -80,7 +100,8 @@ def predict(label: dict[str, Any], text: str, result: dict[str, Any]) -> str:
 
 def evaluate(engine: Engine, split: str) -> list[Outcome]:
     by_answer: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for label in load_labels(split):
+    kept, _left_out = load_labels(split)
+    for label in kept:
         by_answer[label["answer"]].append(label)
     outcomes = []
     for answer, labels in sorted(by_answer.items()):
@@ -166,10 +187,17 @@ def main(argv: list[str] | None = None) -> int:
     engine = Engine.open(ensure_default_index(resolve_home(args.home)))
     outcomes = evaluate(engine, args.split)
     m = metrics(outcomes)
+    _kept, left_out = load_labels(args.split)
+    here = ".".join(map(str, sys.version_info[:3]))
+    m["left_out"] = [{"answer": lab["answer"], "target": lab["target"],
+                      "evidence_since": lab["evidence_since"]} for lab in left_out]
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(m, option=orjson.OPT_INDENT_2) + b"\n")
     else:
         print(render(args.split, m))
+        for lab in left_out:
+            print(f"left out on Python {here}: {lab['answer']} {lab['target']} (its evidence "
+                  f"is not in this interpreter's docs; it is from {lab['evidence_since']} on)")
     if args.show == "errors":
         for o in outcomes:
             wrong = (o.expected_contradicted != o.predicted_contradicted) or (

@@ -20,7 +20,11 @@ introspection, that the labels say what they claim:
   (a positional-only parameter passed by keyword also counts as not accepted);
 * every prose label (``true_statement`` / ``false_statement``) carries ``evidence``: a
   passage of this interpreter's docstrings or pydoc language-reference topics that
-  states the true fact, and the evidence text is really there.
+  states the true fact, and the evidence text is really there.  A label whose passage
+  was added in a later 3.11 bugfix release says so with ``evidence_since``; on an older
+  interpreter that lacks the passage, the label does not apply (it is listed, and
+  ``bench/eval.py`` leaves it out), while from that release on a missing passage is a
+  problem like any other.
 
 It prints counts per kind and split and exits non-zero on any problem.
 
@@ -62,7 +66,7 @@ SYMBOL_KINDS = {
 PROSE_KINDS = {"true_statement", "false_statement"}
 PARAM_KINDS = {"hallucinated_param", "real_param"}
 REQUIRED = ("answer", "split", "target", "kind", "expect", "note")
-OPTIONAL = ("param", "resolve", "evidence")
+OPTIONAL = ("param", "resolve", "evidence", "evidence_since")
 
 # Each split must contain at least one label of these kinds.
 SPLIT_MUST_HAVE = (
@@ -196,6 +200,35 @@ def norm(text: str) -> str:
     return " ".join(text.split())
 
 
+def release(version: str) -> tuple[int, ...]:
+    """``"3.11.7"`` as ``(3, 11, 7)``; raise ``ValueError`` for anything else."""
+    parts = version.split(".")
+    if len(parts) != 3 or not all(part.isdigit() for part in parts):
+        raise ValueError(f"not a release number like 3.11.7: {version!r}")
+    return tuple(int(part) for part in parts)
+
+
+def evidence_present(evidence: dict[str, str]) -> bool:
+    """Whether the evidence passage is in this interpreter's docs of ``evidence["doc"]``."""
+    return norm(evidence["text"]) in norm(doc_text(evidence["doc"]))
+
+
+def applies_here(label: dict[str, Any]) -> bool:
+    """Whether this interpreter's docs can decide the label.
+
+    Only a label with ``evidence_since`` can fail to apply: on an interpreter older than
+    that release whose docs lack the passage, the fact is not in the default corpus, so
+    neither a verdict nor a miss on it says anything about the verifier.
+    """
+    since = label.get("evidence_since")
+    if since is None or sys.version_info[:3] >= release(since):
+        return True
+    try:
+        return evidence_present(label["evidence"])
+    except (LookupError, KeyError):
+        return True  # let the evidence check report it
+
+
 def code_spans(md: str) -> tuple[list[str], list[tuple[int, int]]]:
     """Return (code span texts, character ranges of fenced blocks) of a markdown answer."""
     spans: list[str] = []
@@ -263,12 +296,19 @@ def check_label(n: int, label: dict[str, Any], texts: dict[str, str], problems: 
         if not isinstance(evidence, dict) or set(evidence) != {"doc", "text"}:
             bad("prose labels need evidence {'doc': ..., 'text': ...}")
         else:
+            since = label.get("evidence_since")
+            if since is not None:
+                try:
+                    release(since)
+                except ValueError as exc:
+                    bad(f"evidence_since: {exc}")
+                    return
             try:
-                doc = doc_text(evidence["doc"])
+                present = evidence_present(evidence)
             except (LookupError, KeyError) as exc:
                 bad(f"evidence doc {evidence['doc']!r} not found: {exc}")
             else:
-                if norm(evidence["text"]) not in norm(doc):
+                if not present and applies_here(label):
                     bad(f"evidence text not in docs of {evidence['doc']}: {evidence['text']!r}")
         return
 
@@ -327,6 +367,7 @@ def main() -> int:
             problems.append(f"answers/{stem}.md: {words} words (want 80-400)")
 
     labels: list[dict[str, Any]] = []
+    line_of: dict[int, int] = {}
     for n, line in enumerate(LABELS.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             problems.append(f"labels.jsonl:{n}: blank line")
@@ -341,6 +382,7 @@ def main() -> int:
             continue
         check_label(n, label, texts, problems)
         labels.append(label)
+        line_of[id(label)] = n
 
     split_of: dict[str, set[str]] = defaultdict(set)
     seen: Counter[str] = Counter()
@@ -385,6 +427,17 @@ def main() -> int:
     print(
         f"real/true (false-alarm probes): {negative}; hallucinated/false: {len(labels) - negative}"
     )
+
+    here = ".".join(map(str, sys.version_info[:3]))
+    for label in labels:
+        try:
+            applies = applies_here(label)
+        except (ValueError, TypeError):
+            continue  # a malformed evidence_since is already a problem
+        if not applies:
+            print(f"not applicable to Python {here}: labels.jsonl:{line_of[id(label)]} "
+                  f"({label['answer']}): its evidence is not in this interpreter's docs "
+                  f"(it is from {label['evidence_since']} on)")
 
     if problems:
         print(f"\n{len(problems)} problem(s):", file=sys.stderr)

@@ -141,11 +141,22 @@ def _prune(builds: Path, *, keep: Path) -> None:
 
 
 def python_version() -> str:
+    """The language version the default corpus documents, e.g. ``"3.11"``."""
     return f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
+def python_release() -> str:
+    """The interpreter's release, e.g. ``"3.11.7"``: bugfix releases change docstrings."""
+    return ".".join(map(str, sys.version_info[:3]))
+
+
 def default_index_is_fresh(home: Path) -> bool:
-    """True if the default corpus exists, reads, and matches this interpreter's version."""
+    """True if the default corpus exists, reads, and was built by this interpreter release.
+
+    Two 3.11 interpreters sharing one home (a distribution's and a source build, say) do
+    not share an index: a bugfix release can add or change docstrings, and the corpus is
+    those docstrings.
+    """
     try:
         manifest = _read_manifest(current_index(home, DEFAULT_CORPUS))
     except (IndexMissingError, IndexCorruptError):
@@ -153,7 +164,9 @@ def default_index_is_fresh(home: Path) -> bool:
     from docvouch.ingest.stdlib import BUILDER_VERSION
 
     corpus = manifest["corpus"]
-    return corpus.get("version") == python_version() and corpus.get("builder") == BUILDER_VERSION
+    return (corpus.get("version") == python_version()
+            and corpus.get("interpreter") == python_release()
+            and corpus.get("builder") == BUILDER_VERSION)
 
 
 def ensure_default_index(home: Path, *, progress: Progress | None = None,
@@ -165,7 +178,7 @@ def ensure_default_index(home: Path, *, progress: Progress | None = None,
         if not force and default_index_is_fresh(home):  # another process built it meanwhile
             return current_index(home, DEFAULT_CORPUS)
         say = progress or (lambda _line: None)
-        say(f"building the default corpus from Python {python_version()}'s own documentation "
+        say(f"building the default corpus from Python {python_release()}'s own documentation "
             "(first run, or after a Python or DocVouch upgrade)")
         return publish(home, DEFAULT_CORPUS, lambda tmp: build_stdlib_index(tmp, progress=say))
 
@@ -185,6 +198,7 @@ def build_stdlib_index(directory: Path, *, progress: Progress) -> dict[str, Any]
     manifest = build_index(
         directory, passages, symbols,
         corpus={"name": DEFAULT_CORPUS, "version": python_version(),
+                "interpreter": python_release(),
                 "title": f"Python {python_version()} standard library (introspected)",
                 "source": "interpreter", "skipped_modules": len(skipped),
                 "builder": BUILDER_VERSION},

@@ -14,7 +14,12 @@ import pytest
 from docvouch.engine import Engine
 from docvouch.errors import IndexCorruptError, IndexMissingError
 from docvouch.index import Index
-from docvouch.store import current_index, ensure_default_index
+from docvouch.store import (
+    current_index,
+    default_index_is_fresh,
+    ensure_default_index,
+    python_release,
+)
 
 
 @pytest.fixture
@@ -75,3 +80,20 @@ def test_cli_rebuilds_a_corrupt_default_index(tmp_path: Path, default_index_dir:
     assert b"corrupt; rebuilding" in out.stderr
     assert current_index(home, "python") != (root / "builds" / "old").resolve()
     Engine.open(ensure_default_index(home))  # the published index is whole again
+
+
+def test_default_index_from_another_interpreter_release_is_rebuilt(
+        tmp_path: Path, default_index_dir: Path) -> None:
+    """A bugfix release can change docstrings, so its index is not this interpreter's."""
+    home = tmp_path / "home"
+    root = home / "indexes" / "python"
+    (root / "builds").mkdir(parents=True)
+    shutil.copytree(default_index_dir, root / "builds" / "mine")
+    os.symlink(Path("builds") / "mine", root / "current")
+    assert default_index_is_fresh(home)
+    manifest_path = root / "builds" / "mine" / "manifest.json"
+    manifest = orjson.loads(manifest_path.read_bytes())
+    assert manifest["corpus"]["interpreter"] == python_release()
+    manifest["corpus"]["interpreter"] = "3.11.0"
+    manifest_path.write_bytes(orjson.dumps(manifest))
+    assert not default_index_is_fresh(home)
