@@ -33,6 +33,14 @@ IDIOMS = {"push": "append", "add": "append", "contains": "__contains__",
           "uppercase": "upper", "lowercase": "lower", "substring": "__getitem__"}
 OPERATOR_SPELLING = {"__contains__": "the `in` operator", "__len__": "len()",
                      "__getitem__": "slicing"}
+# Heads that name a third-party library (or its conventional alias) even when an answer
+# does not import it: `np.linspace()` is numpy's, not an invented method of some class.
+THIRD_PARTY_HEADS = frozenset({
+    "np", "numpy", "pd", "pandas", "df", "plt", "matplotlib", "sns", "seaborn", "scipy",
+    "sp", "sklearn", "tf", "tensorflow", "keras", "torch", "nn", "jax", "jnp", "cv2",
+    "requests", "httpx", "django", "flask", "fastapi", "pydantic", "sqlalchemy", "boto3",
+    "pytest", "yaml", "bs4", "lxml", "polars", "pl", "openai", "transformers", "st",
+})
 
 
 @dataclass(slots=True)
@@ -99,12 +107,17 @@ class SymbolTable:
         """``x.contains()`` with ``x`` of unknown type: does any documented class have it?
 
         Only for answers that stay inside the corpus (the caller checks the imports): with a
-        third-party import, ``df.groupby()`` is silence, not a contradiction.
+        third-party import, ``df.groupby()`` is silence, not a contradiction. So are a
+        well-known library's names without an import (``np.linspace()``), calls down a
+        dotted path whose head the corpus lacks, and any call when the corpus documents no
+        methods at all.
         """
         receiver, _, method = ref.name.rpartition(".")
         head = ref.written.split(".", 1)[0]
-        if ref.kind != "call" or not receiver or receiver in self.by_name:
-            return None
+        if ref.kind != "call" or not receiver or receiver in self.by_name or not self.methods:
+            return None  # not self.methods: a corpus of prose pages documents no classes
+        if head in THIRD_PARTY_HEADS or ("." in receiver and head not in self._families):
+            return None  # `torch.nn.Linear()`: a module path of a library the corpus lacks
         if not head.isidentifier() or not head[:1].islower() or method.startswith("_"):
             return None
         if method in self.methods:
