@@ -76,6 +76,7 @@ class InputTooLargeError(InputError):
 #   DocVouchError
 #   ├── InputError (400)
 #   │   ├── InvalidJSONError (400)          not JSON, not UTF-8, or nested too deep
+#   │   ├── BodyEncodingError (400)         a compressed body that does not decompress
 #   │   ├── BodyTimeoutError (408)          the body did not arrive within the deadline
 #   │   ├── SchemaError (422)               valid JSON that breaks the schema; names the field
 #   │   │   └── UnknownCorpusError (422)    options.corpus names no loaded corpus
@@ -94,6 +95,13 @@ class InputTooLargeError(InputError):
 class InvalidJSONError(InputError):
     code = "invalid_json"
     title = "Invalid JSON"
+
+
+class BodyEncodingError(InputError):
+    """A body whose ``Content-Encoding`` says gzip (say) but whose bytes do not decode."""
+
+    code = "invalid_encoding"
+    title = "Invalid content encoding"
 
 
 class BodyTimeoutError(InputError):

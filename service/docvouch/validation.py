@@ -1,11 +1,12 @@
 """Reading and checking request input: capped JSON bodies and the v1 request schemas.
 
-Order of refusal, cheapest first: media type (415) before reading a byte, declared
-length (413) before reading, room in the body budget (503) before reading, the running
-size of the (decompressed) body (413) while reading, the request's deadline (408) while
-reading, JSON syntax / UTF-8 / depth (400, orjson refuses more than 1024 levels), then
-the schema (422, naming the field). Error messages describe values by type, never quote
-them: a hostile value must not end up in logs or be re-encoded in a response.
+Order of refusal, cheapest first: media type and content coding (415) before reading a
+byte, declared length (413) before reading, room in the body budget (503) before reading,
+the running size of the (decompressed) body (413) while reading, the request's deadline
+(408) while reading, a body that does not decompress (400), JSON syntax / UTF-8 / depth
+(400, orjson refuses more than 1024 levels), then the schema (422, naming the field).
+Error messages describe values by type, never quote them: a hostile value must not end up
+in logs or be re-encoded in a response.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from aiohttp import web
+from aiohttp import compression_utils, web
+from aiohttp.web_protocol import RequestPayloadError
 
 from docvouch.errors import (
+    BodyEncodingError,
     BodyTimeoutError,
     InputTooLargeError,
     InvalidJSONError,
@@ -42,6 +45,15 @@ VERIFY_FIELDS = frozenset({"text", "source", "options"})
 OPTION_FIELDS = frozenset({"corpus", "top_k", "max_claims"})
 
 
+# What aiohttp decompresses here: one coding per body, brotli and zstd only when their
+# modules are installed. Anything else would reach the JSON parser still encoded.
+CONTENT_ENCODINGS = frozenset({"identity", "gzip", "x-gzip", "deflate"}
+                              | ({"br"} if getattr(compression_utils, "HAS_BROTLI", False)
+                                 else set())
+                              | ({"zstd"} if getattr(compression_utils, "HAS_ZSTD", False)
+                                 else set()))
+
+
 def is_json_type(content_type: str) -> bool:
     """``application/json`` or any ``application/<x>+json``."""
     kind, _, sub = content_type.lower().partition("/")
@@ -56,6 +68,11 @@ def check_body_headers(request: web.Request, *, max_bytes: int) -> int:
             f"(got {request.content_type[:60]!r})")
     if request.charset and request.charset.lower() not in ("utf-8", "utf8"):
         raise UnsupportedMediaTypeError("JSON bodies must be UTF-8")
+    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    if encoding and encoding not in CONTENT_ENCODINGS:
+        raise UnsupportedMediaTypeError(
+            "this Content-Encoding is not supported; send the body uncompressed or as "
+            f"{', '.join(sorted(CONTENT_ENCODINGS - {'identity'}))}")
     declared = request.content_length
     if declared is not None and declared > max_bytes:
         raise _too_big(max_bytes)
@@ -84,6 +101,10 @@ async def read_json(request: web.Request, *, max_bytes: int, deadline: float) ->
                 body += chunk
                 if len(body) > max_bytes:
                     raise _too_big(max_bytes)
+    except RequestPayloadError as exc:  # aiohttp could not decompress it
+        raise BodyEncodingError(
+            "the body does not decode as its Content-Encoding header says; send it "
+            "uncompressed, or compressed the way the header names") from exc
     except TimeoutError:
         raise BodyTimeoutError(f"the request body did not arrive within the request's "
                                f"deadline ({len(body):,} bytes came)") from None

@@ -51,6 +51,17 @@ CASES: list[tuple[str, str, str, dict[str, str], bytes | None, int, str]] = [
      "unsupported_media_type"),
     ("latin-1 charset", "POST", "/v1/verify", {"Content-Type": "application/json; "
      "charset=latin-1"}, b'{"text":"x"}', 415, "unsupported_media_type"),
+    ("unknown content coding", "POST", "/v1/verify", {**JSON, "Content-Encoding": "foo"},
+     b'{"text":"x"}', 415, "unsupported_media_type"),
+    ("stacked content codings", "POST", "/v1/verify", {**JSON, "Content-Encoding": "gzip, gzip"},
+     gzip.compress(gzip.compress(b'{"text":"x"}')), 415, "unsupported_media_type"),
+    ("gzip that is not gzip", "POST", "/v1/verify", {**JSON, "Content-Encoding": "gzip"},
+     b'{"text":"x"}', 400, "invalid_encoding"),
+    ("deflate that is not deflate", "POST", "/v1/verify",
+     {**JSON, "Content-Encoding": "deflate"}, b'{"text":"x"}', 400, "invalid_encoding"),
+    # a truncated stream decodes to the JSON it held so far: the JSON parser refuses it
+    ("gzip cut short", "POST", "/v1/verify", {**JSON, "Content-Encoding": "gzip"},
+     gzip.compress(b'{"text":"x"}')[:12], 400, "invalid_json"),
     ("empty body", "POST", "/v1/verify", JSON, b"", 400, "invalid_json"),
     ("broken json", "POST", "/v1/verify", JSON, b'{"text": ', 400, "invalid_json"),
     ("invalid utf-8", "POST", "/v1/verify", JSON, b'{"text": "\xff\xfe"}', 400, "invalid_json"),
@@ -195,3 +206,11 @@ async def test_many_combining_marks_do_not_fail(shared: TestClient) -> None:
     text = "a" + "\u0301" * 10_000 + " and `os.getcwd()` returns a string."
     async with shared.post("/v1/verify", json={"text": text}) as response:
         assert response.status == 200
+
+
+async def test_a_gzip_body_is_verified(shared: TestClient) -> None:
+    body = gzip.compress(b'{"text": "Use `os.makedirs(p, exist_ok=True)` for nested folders."}')
+    async with shared.post("/v1/verify", data=body,
+                           headers={**JSON, "Content-Encoding": "gzip"}) as response:
+        assert response.status == 200
+        assert (await response.json())["claims"][0]["verdict"] == "supported"
