@@ -26,6 +26,7 @@ from docvouch.store import (
 )
 
 EXIT_FAIL_ON, EXIT_INPUT, EXIT_INDEX = 1, 2, 3
+MAX_TOP_K, MAX_CLAIMS = 50, 200  # the API's limits (validation.py), so both agree
 MARKS = {"supported": "✓", "partial": "~", "unsupported": "·", "contradicted": "✗"}
 LABELS = {"supported": "supported", "partial": "partial", "unsupported": "not in docs",
           "contradicted": "contradicted"}
@@ -186,6 +187,29 @@ def cmd_corpus(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bounded(low: int, high: int) -> Any:
+    """An argparse type: an integer from ``low`` to ``high`` (the API's own limits)."""
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {raw!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, got {value}")
+        return value
+    return parse
+
+
+def _verdicts(raw: str) -> list[str]:
+    """``--fail-on contradicted,unsupported``: a comma-separated list of verdicts."""
+    names = [name.strip() for name in raw.split(",") if name.strip()]
+    unknown = [name for name in names if name not in LABELS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"not a verdict: {', '.join(unknown) or repr(raw)} (choose from {', '.join(LABELS)})")
+    return names
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="docvouch", description="Check AI chat answers against real documentation.")
@@ -196,25 +220,42 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="verify an answer (file or - for stdin)")
     check.add_argument("file", help="markdown/text file, or - for stdin")
-    check.add_argument("--format", choices=("text", "json"), default="text")
-    check.add_argument("--corpus", default=os.environ.get("DOCVOUCH_CORPUS", DEFAULT_CORPUS))
-    check.add_argument("--top-k", type=int, default=10, help="passages retrieved per claim")
-    check.add_argument("--max-claims", type=int, default=200)
-    check.add_argument("--fail-on", nargs="*", choices=tuple(LABELS), default=[],
-                       help="exit 1 if any claim gets one of these verdicts")
+    check.add_argument("--format", choices=("text", "json"), default="text",
+                       help="text for people (default), json: the API's response body")
+    check.add_argument("--corpus", default=os.environ.get("DOCVOUCH_CORPUS", DEFAULT_CORPUS),
+                       help="corpus to check against (env DOCVOUCH_CORPUS; default "
+                       f"{DEFAULT_CORPUS!r}, the interpreter's own docs)")
+    check.add_argument("--top-k", type=_bounded(1, MAX_TOP_K), default=10,
+                       help=f"passages retrieved per claim, 1-{MAX_TOP_K} (default 10)")
+    check.add_argument("--max-claims", type=_bounded(1, MAX_CLAIMS), default=MAX_CLAIMS,
+                       help=f"claims checked at most, 1-{MAX_CLAIMS}; the rest are left "
+                       "out and the result says it was truncated")
+    check.add_argument("--fail-on", type=_verdicts, action="extend", default=[],
+                       metavar="VERDICTS",
+                       help="exit 1 if any claim gets one of these verdicts, comma-separated "
+                       f"({','.join(LABELS)}); may be repeated")
     check.set_defaults(func=cmd_check)
 
     search = sub.add_parser("search", help="ranked passages for a query")
     search.add_argument("query")
-    search.add_argument("-k", type=int, default=10)
-    search.add_argument("--format", choices=("text", "json"), default="text")
-    search.add_argument("--corpus", default=os.environ.get("DOCVOUCH_CORPUS", DEFAULT_CORPUS))
+    search.add_argument("-k", type=_bounded(1, MAX_TOP_K), default=10,
+                        help=f"passages to list, 1-{MAX_TOP_K} (default 10)")
+    search.add_argument("--format", choices=("text", "json"), default="text",
+                        help="text for people (default), json: the API's response body")
+    search.add_argument("--corpus", default=os.environ.get("DOCVOUCH_CORPUS", DEFAULT_CORPUS),
+                        help="corpus to search (env DOCVOUCH_CORPUS; default "
+                        f"{DEFAULT_CORPUS!r})")
     search.set_defaults(func=cmd_search)
 
     corpus = sub.add_parser("corpus", help="list, inspect or build corpora")
-    corpus.add_argument("action", choices=("list", "info", "build"))
-    corpus.add_argument("name", nargs="?", default=DEFAULT_CORPUS)
-    corpus.add_argument("--format", choices=("text", "json"), default="text")
+    corpus.add_argument("action", choices=("list", "info", "build"),
+                        help="list: every corpus and pack; info: one corpus's counts and "
+                        "path; build: (re)build the default corpus or a pack now")
+    corpus.add_argument("name", nargs="?", default=DEFAULT_CORPUS,
+                        help=f"the corpus or pack for info and build (default "
+                        f"{DEFAULT_CORPUS!r})")
+    corpus.add_argument("--format", choices=("text", "json"), default="text",
+                        help="text for people (default), or json")
     corpus.set_defaults(func=cmd_corpus, corpus=None)
 
     try:
@@ -245,6 +286,10 @@ def main(argv: list[str] | None = None) -> int:
     except DocVouchError as exc:
         print(f"docvouch: {exc.detail}", file=sys.stderr)
         return EXIT_INPUT if exc.status < 500 else EXIT_INDEX
+    except BrokenPipeError:  # `docvouch search ... | head`: the reader has what it wanted
+        # stdout's buffer would fail again at exit; point it at nothing first
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as exc:  # disk full, permission denied: the old index is untouched
         where = f" ({exc.filename})" if exc.filename else ""
         # numpy reports a full disk as a short write with no errno
@@ -255,8 +300,6 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INDEX
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        return 0
 
 
 if __name__ == "__main__":

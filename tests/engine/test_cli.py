@@ -44,6 +44,45 @@ def test_fail_on_sets_the_exit_code(docvouch_home: Path) -> None:
     assert out.returncode == 1
 
 
+def test_fail_on_takes_a_list_and_comes_before_the_file(docvouch_home: Path,
+                                                         tmp_path: Path) -> None:
+    answer = tmp_path / "answer.md"
+    answer.write_text("Save it with `pickle.serialize(obj)`.\n")
+    listed = run(docvouch_home, "check", "--fail-on", "unsupported,contradicted", str(answer))
+    assert listed.returncode == 1, listed.stderr
+    repeated = run(docvouch_home, "check", "--fail-on", "partial", "--fail-on", "supported",
+                   str(answer))
+    assert repeated.returncode == 0, repeated.stderr
+    wrong = run(docvouch_home, "check", "--fail-on", "contradictd", str(answer))
+    assert wrong.returncode == 2
+    assert b"not a verdict: contradictd" in wrong.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ("check", "-", "--top-k", "0"), ("check", "-", "--top-k", "-5"),
+    ("check", "-", "--top-k", "51"), ("check", "-", "--max-claims", "0"),
+    ("check", "-", "--max-claims", "-1"), ("search", "json", "-k", "0"),
+    ("search", "json", "-k", "ten"),
+])
+def test_out_of_range_numbers_are_refused_before_any_work(docvouch_home: Path,
+                                                          args: tuple[str, ...]) -> None:
+    out = run(docvouch_home, *args, stdin=b"Save it with `pickle.serialize(obj)`.")
+    assert out.returncode == 2, out.stderr
+    assert b"Traceback" not in out.stderr
+    assert b"between 1 and" in out.stderr or b"not a whole number" in out.stderr
+
+
+def test_output_cut_short_by_the_reader_is_not_an_error(docvouch_home: Path) -> None:
+    env = {**os.environ, "DOCVOUCH_HOME": str(docvouch_home), "NO_COLOR": "1"}
+    # `true` has exited before docvouch writes a byte: every write meets a closed pipe
+    pipeline = subprocess.run(
+        f"set -o pipefail; {sys.executable} -m docvouch search 'open a file' -k 50 | true",
+        shell=True, capture_output=True, env=env, timeout=120, check=False,
+        executable="/bin/bash")
+    assert pipeline.returncode == 0
+    assert pipeline.stderr == b"", pipeline.stderr
+
+
 @pytest.mark.parametrize(("data", "message"), [
     (b"\xff\xfe not utf8", b"not valid UTF-8"),
     (b"\x00\x01\x02binary", b"looks binary"),
@@ -80,3 +119,11 @@ def test_unknown_corpus_is_a_clear_error(docvouch_home: Path) -> None:
     out = run(docvouch_home, "check", "-", "--corpus", "nope", stdin=b"text")
     assert out.returncode == 3
     assert b"corpus 'nope' has no index" in out.stderr
+
+
+def test_the_command_line_limits_are_the_api_limits() -> None:
+    from docvouch import cli, validation
+    from docvouch.settings import Settings
+
+    assert cli.MAX_TOP_K == validation.MAX_TOP_K
+    assert cli.MAX_CLAIMS == Settings().max_claims
