@@ -226,7 +226,12 @@ class WorkerPool:
     def ready_generation(self) -> Generation:
         gen = self.generation
         if gen is None or self.state != "ready":
-            raise NotReadyError(f"the index is not loaded yet: {self.detail}", retry_after_s=2)
+            if self.state == "failed":  # waiting will not help; a fixed index and a reload will
+                raise NotReadyError(f"the index failed to load: {self.detail}; build or fix "
+                                    "it, then reload (SIGHUP or POST /v1/admin/reload)",
+                                    retry_after_s=30, state=self.state)
+            raise NotReadyError(f"the index is not loaded yet: {self.detail}", retry_after_s=2,
+                                state=self.state)
         return gen
 
     def check_admission(self, units: float, *, deadline: float) -> None:

@@ -95,6 +95,14 @@ async def test_a_home_without_any_index_stays_up_and_says_why(make_client,
         await asyncio.sleep(0.02)
     assert response.status == 503
     assert problem["state"] == "failed" and "no corpus index" in problem["detail"]
+    for method, path, body in (("POST", "/v1/verify", {"text": "x"}),
+                               ("GET", "/v1/search?q=json", None), ("GET", "/v1/corpus", None)):
+        async with client.request(method, path, json=body) as response:
+            problem = await response.json(content_type=None)
+        assert (response.status, problem["code"], problem["state"]) == (503, "not_ready",
+                                                                          "failed"), path
+        assert "failed to load" in problem["detail"] and "reload" in problem["detail"]
+        assert "not loaded yet" not in problem["detail"]
 
 
 def forkserver_children() -> set[int]:
