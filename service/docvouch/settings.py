@@ -220,13 +220,22 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise SettingsError(f"config file {path} does not exist") from exc
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise SettingsError(f"config file {path} cannot be read: {exc}") from exc
-    # A [serve] table is accepted too, so one docvouch.toml can hold other commands' settings.
-    table = data.get("serve", data) if isinstance(data.get("serve"), dict) else data
+    # Settings sit at the top level, in a [serve] table, or both; other tables are other
+    # commands' (no setting is a table), so one docvouch.toml can hold them all.
+    serve = data.get("serve", {})
+    if not isinstance(serve, dict):
+        raise SettingsError(f"config file {path}: 'serve' must be a table ([serve])")
+    top = {k: v for k, v in data.items() if k != "serve" and not isinstance(v, dict)}
+    twice = sorted(set(top) & set(serve))
+    if twice:
+        raise SettingsError(f"config file {path}: {', '.join(twice)} set both at the top level "
+                            "and under [serve]; keep one")
+    table = {**top, **serve}
     known = {spec.name for spec in setting_fields()}
-    unknown = sorted(set(table) - known - {"serve"})
+    unknown = sorted(set(table) - known)
     if unknown:
         raise SettingsError(f"config file {path}: unknown setting(s) {', '.join(unknown)}")
-    return {k: v for k, v in table.items() if k != "serve"}
+    return table
 
 
 def _coerce(spec: Field[Any], value: Any) -> Any:

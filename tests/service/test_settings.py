@@ -54,6 +54,26 @@ def test_a_serve_table_in_the_file_is_read_too(tmp_path: Path) -> None:
     assert settings.port == 9100 and settings.log_answers is True
 
 
+def test_top_level_settings_and_a_serve_table_are_both_read(tmp_path: Path) -> None:
+    config = tmp_path / "docvouch.toml"
+    config.write_text("workers = 1\nqueue_max = 7\n\n[serve]\nport = 8999\n\n"
+                      "[check]\ntop_k = 3\n")  # another command's table is left to it
+    settings = load_settings(env={"DOCVOUCH_CONFIG": str(config)})
+    assert (settings.workers, settings.queue_max, settings.port) == (1, 7, 8999)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("port = 9000\n[serve]\nport = 9100\n", "port set both"),
+    ("serve = 3\n", "must be a table"),
+    ("[serve]\nprot = 1\n", "unknown setting.*prot"),
+])
+def test_a_file_that_says_two_things_is_refused(tmp_path: Path, text: str, message: str) -> None:
+    config = tmp_path / "docvouch.toml"
+    config.write_text(text)
+    with pytest.raises(SettingsError, match=message):
+        load_settings(env={"DOCVOUCH_CONFIG": str(config)})
+
+
 @pytest.mark.parametrize(("env", "message"), [
     ({"DOCVOUCH_PORT": "eighty"}, "not a valid int"),
     ({"DOCVOUCH_PORT": "70000"}, "outside"),
