@@ -229,11 +229,25 @@ def pack_lines(home: Path, built: set[str]) -> list[str]:
         return []
     lines = ["", "packs (docvouch corpus build NAME):"]
     for pack in found.values():
+        missing = pack.name not in built and _docs_missing(pack)
         state = "built" if pack.name in built else "not built"
         lines.append(f"  {pack.name:<16} {state:<10} {pack.title}")
-        if pack.name not in built and pack.obtain.get("how") and pack.kind != "python-stdlib":
+        if missing and pack.obtain.get("how"):
             lines.append(f"  {'':<16} {'':<10} needs: {pack.obtain['how']}")
     return lines
+
+
+def _docs_missing(pack: Any) -> bool:
+    """Whether a folder pack's documentation is absent here (other kinds need nothing)."""
+    from docvouch.ingest import packs
+
+    if pack.kind not in ("html-folder", "text-folder"):
+        return False
+    try:
+        packs.locate_source(pack)
+    except packs.PackError:
+        return True
+    return False
 
 
 def _print_summary(summary: dict[str, Any], fmt: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -73,9 +74,19 @@ def test_git_docs_pack_builds_with_command_symbols(tmp_path: Path) -> None:
 def test_corpus_list_shows_packs_and_build_builds_one(tmp_path: Path) -> None:
     require(DOC_ROOT / "git-doc", "git-doc")
     run = [sys.executable, "-m", "docvouch", "--home", str(tmp_path), "corpus"]
-    listing = subprocess.run([*run, "list"], capture_output=True, text=True, timeout=60)
+    require(DOC_ROOT / "python3-doc", "python3-doc")
+    extra = tmp_path / "packs"
+    extra.mkdir()
+    (extra / "absent.toml").write_text(
+        'name = "absent-docs"\ntitle = "Docs nobody installed"\n[source]\n'
+        'kind = "html-folder"\ndebian_package = ["no-such-doc-package"]\n'
+        '[obtain]\nhow = "apt-get install no-such-doc-package"\n')
+    env = {**os.environ, "DOCVOUCH_PACKS": str(extra)}
+    listing = subprocess.run([*run, "list"], capture_output=True, text=True, timeout=60, env=env)
     assert "packs (docvouch corpus build NAME):" in listing.stdout
-    assert "python-docs" in listing.stdout and "apt-get install python3-doc" in listing.stdout
+    # installed documentation needs nothing; absent documentation says how to get it
+    assert "python-docs" in listing.stdout and "apt-get install python3-doc" not in listing.stdout
+    assert "needs: apt-get install no-such-doc-package" in listing.stdout
     built = subprocess.run([*run, "build", "git-docs"], capture_output=True, text=True,
                            timeout=300)
     assert built.returncode == 0, built.stderr
