@@ -57,7 +57,7 @@ from docvouch.validation import BodyBudget
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 CORS_METHODS = "GET, POST"
-CORS_HEADERS = "Authorization, Content-Type"
+CORS_HEADERS = "Authorization, Content-Type, X-Request-ID"  # clients may name their request
 CORS_EXPOSE = "Retry-After, X-Request-ID, X-DocVouch-Cache, Server-Timing"
 CORS_MAX_AGE_S = "600"
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

@@ -27,6 +27,14 @@ from docvouch.errors import InputError
 from docvouch.ingest.progress import StreamReporter, render_summary
 from docvouch.store import DEFAULT_CORPUS, resolve_home
 
+EXAMPLES = """examples:
+  docvouch ingest ./site/_build/html --base-url https://docs.example.com/ --name example
+  docvouch ingest ./docs --name handbook                # Markdown / reST / text
+  docvouch ingest https://docs.example.com/sitemap.xml --name example   # crawl
+  docvouch ingest --python-package requests             # an installed package's API
+  docvouch ingest --pack python-docs [--source DIR]     # a curated pack
+
+Progress goes to stderr, the summary to stdout (--format json for scripts)."""
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 # Defaults of docvouch.ingest.hostile.Limits, repeated so that building the parser (every
 # `docvouch` command) does not import lxml and trafilatura; a test keeps them equal.
@@ -41,7 +49,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "ingest", help="build a corpus from an HTML or Markdown folder, a site, or a package",
         description="Build (or incrementally rebuild) a corpus and publish it atomically; a "
                     "running server picks it up on SIGHUP or POST /v1/admin/reload.",
-        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXAMPLES)
     parser.add_argument("source", nargs="?",
                         help="a folder (HTML site, or Markdown/reST/text) or an http(s) URL "
                              "(a start page, or a sitemap.xml) to crawl")
