@@ -126,4 +126,4 @@ def test_the_command_line_limits_are_the_api_limits() -> None:
     from docvouch.settings import Settings
 
     assert cli.MAX_TOP_K == validation.MAX_TOP_K
-    assert cli.MAX_CLAIMS == Settings().max_claims
+    assert Settings().max_claims == cli.MAX_CLAIMS
