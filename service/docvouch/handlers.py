@@ -138,14 +138,15 @@ async def search(request: web.Request) -> web.Response:
     pool = request.app[POOL]
     query = parse_search(request.query)
     corpus = pool.pick_corpus(query.corpus, field="corpus")
+    text = normalise_text(query.query)  # as answers are: NFC, no NULs
     results = await within_deadline(request, pool.submit(
-        "search", corpus, {"query": query.query, "k": query.k}, deadline=request[DEADLINE]))
+        "search", corpus, {"query": text, "k": query.k}, deadline=request[DEADLINE]))
     request[LOG_EXTRA].update(corpus=corpus, results=len(results))
     if request.app[SETTINGS].log_answers:
-        request[LOG_EXTRA]["query"] = query.query
+        request[LOG_EXTRA]["query"] = text
     info = pool.ready_generation().corpora[corpus]
     return json_response({
-        "query": query.query, "k": query.k,
+        "query": text, "k": query.k,
         "corpus": {"name": corpus, "version": info.get("version"),
                    "build": pool.builds()[corpus]},
         "results": results, "took_ms": _ms(started)})

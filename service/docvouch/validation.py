@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,7 @@ MAX_NAME_CHARS = 100
 # percent-encoded (12 bytes each), plus the rest of the line. aiohttp's default is 8190,
 # which would refuse a valid 1000-character query with a plain-text 400.
 MAX_REQUEST_LINE_BYTES = 12 * (MAX_QUERY_CHARS + MAX_NAME_CHARS) + 1024
+_DIGITS_RE = re.compile(r"[0-9]{1,9}")
 VERIFY_FIELDS = frozenset({"text", "source", "options"})
 OPTION_FIELDS = frozenset({"corpus", "top_k", "max_claims"})
 
@@ -204,10 +206,10 @@ def parse_search(query: Any) -> SearchRequest:
     if len(q) > MAX_QUERY_CHARS:
         raise SchemaError("q", f"at most {MAX_QUERY_CHARS} characters")
     raw_k = query.get("k")
-    try:
-        k = int(raw_k) if raw_k is not None else 10
-    except ValueError:
-        raise SchemaError("k", "must be an integer") from None
+    # ASCII digits only: int() would also take " 5", "1_0" and full-width digits
+    if raw_k is not None and not _DIGITS_RE.fullmatch(raw_k):
+        raise SchemaError("k", "must be an integer written with the digits 0-9")
+    k = int(raw_k) if raw_k is not None else 10
     if not 1 <= k <= MAX_TOP_K:
         raise SchemaError("k", f"must be between 1 and {MAX_TOP_K}")
     corpus = query.get("corpus")

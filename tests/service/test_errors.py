@@ -93,6 +93,14 @@ CASES: list[tuple[str, str, str, dict[str, str], bytes | None, int, str]] = [
      422, "invalid_field"),
     ("search without q", "GET", "/v1/search", {}, None, 422, "invalid_field"),
     ("search with bad k", "GET", "/v1/search?q=json&k=ten", {}, None, 422, "invalid_field"),
+    ("search with a spaced k", "GET", "/v1/search?q=json&k=%205", {}, None, 422,
+     "invalid_field"),
+    ("search with an underscored k", "GET", "/v1/search?q=json&k=1_0", {}, None, 422,
+     "invalid_field"),
+    ("search with a full-width k", "GET", "/v1/search?q=json&k=%EF%BC%95", {}, None, 422,
+     "invalid_field"),
+    ("search with a huge k", "GET", "/v1/search?q=json&k=" + "9" * 40, {}, None, 422,
+     "invalid_field"),
     ("search in unknown corpus", "GET", "/v1/search?q=json&corpus=nope", {}, None, 422,
      "unknown_corpus"),
 ]
@@ -214,3 +222,11 @@ async def test_a_gzip_body_is_verified(shared: TestClient) -> None:
                            headers={**JSON, "Content-Encoding": "gzip"}) as response:
         assert response.status == 200
         assert (await response.json())["claims"][0]["verdict"] == "supported"
+
+
+async def test_a_search_query_is_normalised_like_an_answer(shared: TestClient) -> None:
+    async with shared.get("/v1/search", params={"q": "json\x00 dumps", "k": "3"}) as response:
+        body = await response.json()
+    assert response.status == 200
+    assert body["query"] == "json dumps" and body["k"] == 3
+    assert body["results"]
