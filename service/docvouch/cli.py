@@ -200,6 +200,12 @@ def _bounded(low: int, high: int) -> Any:
     return parse
 
 
+def _env_corpus() -> str:
+    """DOCVOUCH_CORPUS, else the server's DOCVOUCH_DEFAULT_CORPUS, else the default corpus."""
+    return (os.environ.get("DOCVOUCH_CORPUS") or os.environ.get("DOCVOUCH_DEFAULT_CORPUS")
+            or DEFAULT_CORPUS)
+
+
 def _verdicts(raw: str) -> list[str]:
     """``--fail-on contradicted,unsupported``: a comma-separated list of verdicts."""
     names = [name.strip() for name in raw.split(",") if name.strip()]
@@ -222,9 +228,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file", help="markdown/text file, or - for stdin")
     check.add_argument("--format", choices=("text", "json"), default="text",
                        help="text for people (default), json: the API's response body")
-    check.add_argument("--corpus", default=os.environ.get("DOCVOUCH_CORPUS", DEFAULT_CORPUS),
-                       help="corpus to check against (env DOCVOUCH_CORPUS; default "
-                       f"{DEFAULT_CORPUS!r}, the interpreter's own docs)")
+    check.add_argument("--corpus", default=_env_corpus(),
+                       help="corpus to check against (env DOCVOUCH_CORPUS or "
+                       f"DOCVOUCH_DEFAULT_CORPUS; default {DEFAULT_CORPUS!r}, the "
+                       "interpreter's own docs)")
     check.add_argument("--top-k", type=_bounded(1, MAX_TOP_K), default=10,
                        help=f"passages retrieved per claim, 1-{MAX_TOP_K} (default 10)")
     check.add_argument("--max-claims", type=_bounded(1, MAX_CLAIMS), default=MAX_CLAIMS,
@@ -242,8 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"passages to list, 1-{MAX_TOP_K} (default 10)")
     search.add_argument("--format", choices=("text", "json"), default="text",
                         help="text for people (default), json: the API's response body")
-    search.add_argument("--corpus", default=os.environ.get("DOCVOUCH_CORPUS", DEFAULT_CORPUS),
-                        help="corpus to search (env DOCVOUCH_CORPUS; default "
+    search.add_argument("--corpus", default=_env_corpus(),
+                        help="corpus to search (env DOCVOUCH_CORPUS or DOCVOUCH_DEFAULT_CORPUS; "
+                        "default "
                         f"{DEFAULT_CORPUS!r})")
     search.set_defaults(func=cmd_search)
 

@@ -24,12 +24,14 @@ def _ref(name: str) -> dict[str, str]:
 
 
 def _problems(*statuses: int) -> dict[str, Any]:
-    text = {400: "Malformed JSON, not UTF-8, or nested too deep", 401: "Missing or invalid "
+    text = {400: "Malformed JSON, not UTF-8, nested too deep, or a compressed body that "
+            "does not decompress", 401: "Missing or invalid "
             "API key", 403: "Valid key without the right, or a foreign origin",
             404: "Unknown path", 405: "Wrong method", 408: "The body did not arrive within "
             "request_deadline_s", 413: "Body over max_body_bytes",
-            415: "Body is not application/json", 422: "JSON that breaks the schema (the "
-            "problem names the field)", 503: "Overloaded, not ready, or a worker died: "
+            415: "Body is not application/json, or its Content-Encoding cannot be decoded",
+            422: "A body or query parameter that breaks the schema (the problem names the "
+            "field)", 503: "Overloaded, not ready, or a worker died: "
             "retry after Retry-After seconds", 504: "No result within request_deadline_s"}
     out: dict[str, Any] = {}
     for status in statuses:

@@ -127,3 +127,13 @@ def test_the_command_line_limits_are_the_api_limits() -> None:
 
     assert cli.MAX_TOP_K == validation.MAX_TOP_K
     assert Settings().max_claims == cli.MAX_CLAIMS
+
+
+def test_the_corpus_comes_from_either_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from docvouch import cli
+
+    monkeypatch.delenv("DOCVOUCH_CORPUS", raising=False)
+    monkeypatch.setenv("DOCVOUCH_DEFAULT_CORPUS", "handbook")
+    assert cli.build_parser().parse_args(["search", "x"]).corpus == "handbook"
+    monkeypatch.setenv("DOCVOUCH_CORPUS", "git-docs")
+    assert cli.build_parser().parse_args(["check", "-"]).corpus == "git-docs"
