@@ -79,6 +79,7 @@ ROUTES: tuple[tuple[str, str, Handler, str], ...] = (
     ("GET", "/", handlers.page, "public"),
     ("GET", "/static/{name}", handlers.page, "public"),
 )
+_ROUTE_PATHS = frozenset(path for _method, path, _handler, _access in ROUTES)
 ACCESS = {path: access for _m, path, _h, access in ROUTES}
 log = get_logger("docvouch.http")
 
@@ -268,9 +269,18 @@ def _count_rejection(app: web.Application, exc: DocVouchError) -> None:
                     exc_type=getattr(exc, "exc_type", None), frames=getattr(exc, "frames", None))
 
 
+def _metrics_route(request: web.Request) -> str:
+    """The route label for logs and metrics: a wrong method on a known path (405) counts
+    under that path, a bounded set, rather than with the paths nothing serves."""
+    route = _route_label(request)
+    if route == "unmatched" and request.path in _ROUTE_PATHS:
+        return request.path
+    return route
+
+
 def _access_log(request: web.Request, status: int, started: float) -> None:
     seconds = time.perf_counter() - started
-    route = _route_label(request)
+    route = _metrics_route(request)
     request.app[METRICS].observe_request(route, request.method, status, seconds)
     # The path without its query string: queries may hold search text or a misplaced key.
     request.app[ACCESS_LOG].info(

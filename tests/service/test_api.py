@@ -156,11 +156,17 @@ async def test_healthz_and_readyz(shared: TestClient) -> None:
 
 async def test_metrics_count_requests_verdicts_cache_and_index(shared: TestClient) -> None:
     await verify(shared, HALLUCINATION + " (metrics)")
+    async with shared.get("/v1/verify") as response:  # a wrong method on a known path
+        assert response.status == 405
+    async with shared.get("/no/such/path") as response:
+        assert response.status == 404
     async with shared.get("/metrics") as response:
         assert response.status == 200
         assert response.content_type == "text/plain"
         text = await response.text()
     assert 'docvouch_http_requests_total{method="POST",route="/v1/verify",status="200"}' in text
+    assert 'docvouch_http_requests_total{method="GET",route="/v1/verify",status="405"}' in text
+    assert 'docvouch_http_requests_total{method="GET",route="unmatched",status="404"}' in text
     assert "docvouch_http_request_duration_seconds_bucket" in text
     assert 'docvouch_verdicts_total{verdict="contradicted"}' in text
     assert 'docvouch_cache_requests_total{result="hit"}' in text
