@@ -276,7 +276,8 @@ class WorkerPool:
         waiting = gen.waiting + reading
         if waiting >= self.settings.queue_max + idle:
             raise OverloadedError(
-                f"{waiting} requests are already waiting for a worker; try again shortly",
+                f"every worker is busy and the wait queue is full ({waiting} waiting, "
+                f"queue_max {self.settings.queue_max}); try again shortly",
                 retry_after_s=gen.retry_after_s())
         # Refuse now what would only time out later: the work queued ahead of this job, at
         # the recent time per unit, would leave too little of the deadline to run it.

@@ -70,10 +70,14 @@ async def test_past_the_queue_bound_requests_get_503_with_retry_after(make_clien
     client = await make_client(workers=1, queue_max=1)
     answers = [max_size_answer(2000 + i) for i in range(6)]
 
+    details: list[str] = []
+
     async def verify(text: str) -> tuple[int, float, str | None]:
         started = time.perf_counter()
         async with client.post("/v1/verify", json={"text": text}) as response:
-            await response.read()
+            body = await response.json(content_type=None)
+            if response.status == 503:
+                details.append(body["detail"])
             return (response.status, time.perf_counter() - started,
                     response.headers.get("Retry-After"))
 
@@ -86,6 +90,7 @@ async def test_past_the_queue_bound_requests_get_503_with_retry_after(make_clien
             assert took < 0.1 + 0.1  # refused without waiting (plus loopback and parsing)
             assert retry_after is not None and int(retry_after) >= 1
     assert await metric(client, 'docvouch_rejected_total{reason="overloaded"}') == 4
+    assert all("every worker is busy" in d and "queue_max 1" in d for d in details), details
 
 
 async def test_a_request_past_its_deadline_gets_504_and_the_service_recovers(
