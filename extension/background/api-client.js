@@ -1,5 +1,5 @@
 "use strict";
-// Talks to the DocVouch service: POST /v1/verify and GET /healthz. Every request has a deadline;
+// Talks to the DocVouch service: POST /v1/verify, and GET /readyz and /v1/corpus to test it. Every request has a deadline;
 // a 503 (or 429) is retried at most once, after the Retry-After it asks for, and only when that
 // wait is short. Everything else fails fast, so a dead service never turns into a request storm.
 globalThis.DocVouch ??= {};
@@ -97,12 +97,26 @@ DocVouch.createApiClient = function createApiClient({
     return toReply(outcome);
   }
 
-  /** GET /healthz for the options page's "Test connection". */
-  async function health(base) {
-    const outcome = await send(DocVouch.serviceUrl.endpoint(base, "/healthz"), { method: "GET" }, limits.HEALTH_TIMEOUT_MS);
-    if (outcome.failure === "timeout") return { ok: false, detail: `No answer within ${Math.round(limits.HEALTH_TIMEOUT_MS / 1000)} s.` };
-    if (outcome.failure) return { ok: false, detail: "Could not reach the service. Is `docvouch serve` running?" };
-    if (outcome.status !== 200) return { ok: false, detail: problemDetail(outcome.body) ?? `The service answered HTTP ${outcome.status}.` };
+  /**
+   * The options page's "Test connection": GET /readyz (is it up, are its indexes loaded), then
+   * GET /v1/corpus with the saved key, so a key the service refuses is found here and not on
+   * the first answer. /healthz alone said "Connected." to a service that refused every check.
+   */
+  async function health(base, apiKey = null) {
+    const ready = await send(DocVouch.serviceUrl.endpoint(base, "/readyz"), { method: "GET" }, limits.HEALTH_TIMEOUT_MS);
+    if (ready.failure === "timeout") return { ok: false, detail: `No answer within ${Math.round(limits.HEALTH_TIMEOUT_MS / 1000)} s.` };
+    if (ready.failure) return { ok: false, detail: "Could not reach the service. Is `docvouch serve` running?" };
+    if (ready.status !== 200) {
+      return { ok: false, detail: `The service is up but not ready: ${problemDetail(ready.body) ?? `HTTP ${ready.status}`}` };
+    }
+    const headers = { Accept: "application/json, application/problem+json" };
+    if (apiKey) headers.Authorization = `Bearer ${apiKey}`;
+    const corpus = await send(DocVouch.serviceUrl.endpoint(base, "/v1/corpus"), { method: "GET", headers }, limits.HEALTH_TIMEOUT_MS);
+    if (corpus.failure) return { ok: false, detail: "The service stopped answering; try again." };
+    if (corpus.status === 401 || corpus.status === 403) {
+      return { ok: false, detail: apiKey ? "Reached the service, but it refused the saved API key." : "Reached the service; it needs an API key (save one above)." };
+    }
+    if (corpus.status !== 200) return { ok: false, detail: problemDetail(corpus.body) ?? `The service answered HTTP ${corpus.status}.` };
     return { ok: true, detail: "Connected." };
   }
 

@@ -40,14 +40,14 @@ DocVouch.createHandlers = function createHandlers({ store, api, verifier, grants
     }
     const saved = await store.save(patch);
     if (saved.error) return { ok: false, state: "error", detail: saved.error };
-    return getSettings();
+    return { ...(await getSettings()), keyForgotten: saved.keyForgotten === true };
   }
 
   async function testConnection({ serviceUrl }) {
     const url = DocVouch.serviceUrl.parse(serviceUrl ?? (await store.load()).serviceUrl);
     if (!url.ok) return { ok: false, detail: url.error };
     if (!(await hasPermissionFor(url.base))) return { ok: false, detail: `Allow access to ${url.origin} first.` };
-    return api.health(url.base);
+    return api.health(url.base, await store.apiKey());
   }
 
   return Object.freeze({

@@ -32,17 +32,22 @@ DocVouch.createSettingsStore = function createSettingsStore(storageArea) {
   /** Apply a validated ui-bg-set-settings payload. Returns the new settings or { error }. */
   async function save(patch) {
     const settings = await load();
+    let movedOrigin = false;
     if (patch.serviceUrl !== undefined) {
       const url = DocVouch.serviceUrl.parse(patch.serviceUrl);
       if (!url.ok) return { error: url.error };
+      movedOrigin = url.origin !== new URL(settings.serviceUrl).origin;
       settings.serviceUrl = url.base;
     }
     if (patch.mode !== undefined) settings.mode = patch.mode;
     if (patch.sites !== undefined) Object.assign(settings.sites, patch.sites);
     await storageArea.set({ [SETTINGS_STORAGE_KEY]: settings });
-    if (patch.apiKey === null || patch.apiKey === "") await storageArea.remove(API_KEY_STORAGE_KEY);
-    else if (typeof patch.apiKey === "string") await storageArea.set({ [API_KEY_STORAGE_KEY]: patch.apiKey.trim() });
-    return { settings };
+    // A key belongs to the service it was made for: a new origin without a new key forgets it,
+    // rather than handing it to whatever the URL now names.
+    const newKey = typeof patch.apiKey === "string" && patch.apiKey.trim() !== "";
+    if (patch.apiKey === null || patch.apiKey === "" || (movedOrigin && !newKey)) await storageArea.remove(API_KEY_STORAGE_KEY);
+    else if (newKey) await storageArea.set({ [API_KEY_STORAGE_KEY]: patch.apiKey.trim() });
+    return { settings, keyForgotten: movedOrigin && !newKey };
   }
 
   async function apiKey() {

@@ -54,8 +54,13 @@
   async function ensurePermission(base) {
     if (!DocVouch.serviceUrl.needsOptionalPermission(base)) return true;
     const origins = [DocVouch.serviceUrl.permissionPattern(base)];
-    if (await DocVouch.ext.permissions.contains({ origins })) return true;
-    return DocVouch.ext.permissions.request({ origins });
+    // request() first and without an await before it: Firefox refuses a prompt once the click's
+    // gesture has passed through an await. It resolves at once when access is already granted.
+    try {
+      return await DocVouch.ext.permissions.request({ origins });
+    } catch {
+      return false;
+    }
   }
 
   function parsedServiceUrl(output) {
@@ -71,12 +76,14 @@
     if (!(await ensurePermission(url.base))) return say(saveStatus, `DocVouch needs your permission to reach ${url.origin}.`, "error");
     const sites = Object.fromEntries([...siteSwitches.querySelectorAll("input[data-site-id]")].map((box) => [box.dataset.siteId, box.checked]));
     const payload = { serviceUrl: url.base, mode: form.elements.mode.value || "auto", sites };
-    if (clearKeyRequested) payload.apiKey = null;
-    else if (apiKeyInput.value.trim() !== "") payload.apiKey = apiKeyInput.value.trim();
+    // A key typed after "Remove key" replaces the old one rather than being dropped with it.
+    if (apiKeyInput.value.trim() !== "") payload.apiKey = apiKeyInput.value.trim();
+    else if (clearKeyRequested) payload.apiKey = null;
     const reply = await send(MessageType.UI_BG_SET_SETTINGS, payload);
     if (!reply?.ok) return say(saveStatus, reply?.detail ?? "Could not save.", "error");
     showSettings(reply.settings);
-    say(saveStatus, "Saved. Switched-off sites stop at their next page load.", "ok");
+    const forgot = reply.keyForgotten ? " The saved API key was for the previous service and was removed; enter this one's key if it needs one." : "";
+    say(saveStatus, `Saved. Switched-off sites stop at their next page load.${forgot}`, "ok");
   }
 
   async function onTestConnection() {

@@ -23,8 +23,17 @@ DocVouch.serviceUrl = (() => {
     // Credentials in the URL would be sent with every request and shown in the options page.
     if (url.username || url.password) return { ok: false, error: "Put the API key in its own field, not in the URL." };
     if (url.search || url.hash) return { ok: false, error: "Leave out the ?query and #fragment." };
+    // Answers (often client work) and the API key would cross the network in clear text.
+    if (url.protocol === "http:" && !isLoopback(url.hostname)) {
+      return { ok: false, error: "Use https:// for a service on another machine; http:// is for this computer (127.0.0.1, localhost) only." };
+    }
     const path = url.pathname.replace(/\/+$/, "");
     return { ok: true, base: `${url.origin}${path}`, origin: url.origin, hostname: url.hostname };
+  }
+
+  /** 127.0.0.0/8, ::1 and localhost: names that never leave this computer. */
+  function isLoopback(hostname) {
+    return hostname === "localhost" || hostname === "[::1]" || /^127(?:\.\d{1,3}){3}$/.test(hostname);
   }
 
   /** The match pattern that grants fetch access to the service (ports are not part of patterns). */

@@ -123,3 +123,36 @@ describe("verify service cool-down (E8)", () => {
     assert.equal(calls.length, 2);
   });
 });
+
+describe("Test connection", () => {
+  const ready = () => jsonResponse(200, { status: "ready" });
+  const corpora = () => jsonResponse(200, { default: "python", corpora: [] });
+  const refused = () => jsonResponse(401, { type: "about:blank", title: "Unauthorized", status: 401, detail: "a key is required" });
+
+  test("connected means ready and the saved key accepted", async () => {
+    const { api, calls } = client([ready(), corpora()]);
+    const reply = await api.health(BASE, "k3y");
+    assert.equal(reply.ok, true);
+    assert.equal(reply.detail, "Connected.");
+    assert.deepEqual(calls.map((c) => String(c.url)), [`${BASE}/readyz`, `${BASE}/v1/corpus`]);
+    assert.equal(calls[1].init.headers.Authorization, "Bearer k3y");
+    assert.equal("Authorization" in (calls[0].init.headers ?? {}), false, "readyz needs no key");
+  });
+
+  test("a service that refuses the key is not 'Connected.'", async () => {
+    const withKey = client([ready(), refused()]);
+    const reply = await withKey.api.health(BASE, "wrong");
+    assert.equal(reply.ok, false);
+    assert.match(reply.detail, /refused the saved API key/);
+    const withoutKey = client([ready(), refused()]);
+    assert.match((await withoutKey.api.health(BASE, null)).detail, /needs an API key/);
+  });
+
+  test("a service that is up but not ready says so", async () => {
+    const { api, calls } = client([jsonResponse(503, { status: 503, detail: "the index failed to load", code: "not_ready" })]);
+    const reply = await api.health(BASE, null);
+    assert.equal(reply.ok, false);
+    assert.match(reply.detail, /not ready: the index failed to load/);
+    assert.equal(calls.length, 1);
+  });
+});

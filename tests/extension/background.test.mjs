@@ -70,6 +70,39 @@ describe("message validation (E1)", () => {
   });
 });
 
+describe("the service URL and its key", () => {
+  test("plain http is for this computer only; another machine needs https", async () => {
+    const bg = loadBackground({ fetchImpl: okService() });
+    const parse = (raw) => bg.DocVouch.serviceUrl.parse(raw);
+    for (const raw of ["http://127.0.0.1:8765", "http://localhost:9000", "http://127.1.2.3:8765", "http://[::1]:8765"]) {
+      assert.equal(parse(raw).ok, true, raw);
+    }
+    for (const raw of ["http://192.168.1.5:8765", "http://docvouch.team.example", "http://127.0.0.1.nip.io:8765"]) {
+      const parsed = parse(raw);
+      assert.equal(parsed.ok, false, raw);
+      assert.match(parsed.error, /https:\/\//);
+    }
+    assert.equal(parse("https://192.168.1.5:8765").ok, true);
+  });
+
+  test("a key saved for one service is not sent to the next one", async () => {
+    const bg = loadBackground({ fetchImpl: okService(), grantedOrigins: ["https://docvouch.team.example/*"] });
+    const options = bg.senders.optionsPage();
+    await bg.send({ type: "ui-bg-set-settings", payload: { apiKey: "for-localhost" } }, options);
+    const samePlace = await bg.send({ type: "ui-bg-set-settings", payload: { serviceUrl: "http://127.0.0.1:8765/", mode: "auto" } }, options);
+    assert.equal(samePlace.settings.hasApiKey, true, "the same origin keeps its key");
+    assert.equal(samePlace.keyForgotten, false);
+    const moved = await bg.send({ type: "ui-bg-set-settings", payload: { serviceUrl: "https://docvouch.team.example" } }, options);
+    assert.equal(moved.ok, true);
+    assert.equal(moved.keyForgotten, true);
+    assert.equal(moved.settings.hasApiKey, false);
+    assert.equal(JSON.stringify(bg.storage.data).includes("for-localhost"), false);
+    const withKey = await bg.send({ type: "ui-bg-set-settings", payload: { serviceUrl: "http://127.0.0.1:8765", apiKey: "for-local-again" } }, options);
+    assert.equal(withKey.settings.hasApiKey, true, "a new key given with the new URL is kept");
+    assert.equal(withKey.keyForgotten, false);
+  });
+});
+
 describe("verify requests (E2)", () => {
   test("a url field in the message is ignored: only the configured service is fetched", async () => {
     const bg = loadBackground({ fetchImpl: okService() });
