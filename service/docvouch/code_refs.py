@@ -283,6 +283,8 @@ class _RefCollector:
                 return name
         if isinstance(node, ast.Call):
             callee = dotted_name(node.func)
+            if callee == "super":  # the parent class's members, which we cannot name here
+                return None
             if callee is None and isinstance(node.func, ast.Attribute):
                 receiver = self.type_of(node.func.value)  # Path("x").resolve()
                 callee_resolved = f"{receiver}.{node.func.attr}" if receiver else None

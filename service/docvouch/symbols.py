@@ -40,6 +40,16 @@ THIRD_PARTY_HEADS = frozenset({
     "sp", "sklearn", "tf", "tensorflow", "keras", "torch", "nn", "jax", "jnp", "cv2",
     "requests", "httpx", "django", "flask", "fastapi", "pydantic", "sqlalchemy", "boto3",
     "pytest", "yaml", "bs4", "lxml", "polars", "pl", "openai", "transformers", "st",
+    # pytest's fixtures, and the response objects of HTTP client libraries
+    "capsys", "capfd", "caplog", "monkeypatch", "mocker", "tmp_path", "tmpdir", "resp",
+    "response",
+})
+# Classes whose instances take any keyword and grow any attribute: nothing about a call or
+# member of theirs can be contradicted.
+DYNAMIC_CLASSES = frozenset({
+    "unittest.mock.Mock", "unittest.mock.MagicMock", "unittest.mock.AsyncMock",
+    "unittest.mock.NonCallableMock", "unittest.mock.NonCallableMagicMock",
+    "types.SimpleNamespace", "argparse.Namespace",
 })
 
 
@@ -145,6 +155,8 @@ class SymbolTable:
             symbol = self.by_name.get(ref.written)
         if symbol is None:
             return self._missing(ref)
+        if symbol.name in DYNAMIC_CLASSES:
+            return SymbolCheck(ref, "found", symbol, reason=f"`{symbol.name}` is documented")
         bad = self._bad_keyword(symbol, ref.keywords)
         if bad is not None:
             keyword, suggestion = bad
@@ -180,9 +192,21 @@ class SymbolTable:
                                    ref.keywords, receiver_typed=True)
                 return self.check(follow) if follow.name != ref.name else \
                     SymbolCheck(ref, "unverified", reason=f"`{ref.name}` is not documented")
-            if known.kind not in NAMESPACE_KINDS:
+            if known.kind not in NAMESPACE_KINDS or parent in DYNAMIC_CLASSES:
                 return SymbolCheck(ref, "unverified",
                                    reason=f"members of `{parent}` are not documented")
+            if ref.receiver_typed and depth < len(parts) - 1:
+                # the type we inferred for the receiver (`hashlib._Hash`) is not documented
+                # itself: what it holds cannot be judged
+                return SymbolCheck(ref, "unverified",
+                                   reason=f"`{'.'.join(parts[:-1])}` is not documented")
+            if (ref.receiver_typed and ref.kind != "call" and depth == len(parts) - 1
+                    and known.kind != "module"):
+                # `r.stdout`, `args.verbose`, `self.items`: instances carry attributes that
+                # their class's documentation never lists (set in __init__, or by a parser)
+                return SymbolCheck(ref, "unverified",
+                                   reason=f"`{parts[-1]}` may be an attribute of `{parent}` "
+                                          "instances, which the docs do not list")
             member = parts[depth]
             suggestion = self.suggest(parent, member)
             shown = f"{parent}.{member}"

@@ -46,3 +46,41 @@ def test_a_corpus_without_classes_contradicts_no_method(tmp_path: Path) -> None:
     assert len(engine.symbols.methods) == 0
     verdict, reason = verdict_of(engine, "Spin the widget with `widget.spin(3)` for speed.")
     assert verdict != "contradicted", reason
+
+
+@pytest.mark.parametrize("answer", [
+    # an attribute set on instances, which no class documentation lists
+    "```python\nimport subprocess\nr = subprocess.run([\"ls\"], capture_output=True, "
+    "text=True)\nprint(r.stdout)\n```",
+    "```python\nimport argparse\nparser = argparse.ArgumentParser()\nparser.add_argument("
+    "\"--verbose\", action=\"store_true\")\nargs = parser.parse_args()\nprint(args.verbose)\n```",
+    "```python\nimport unittest\n\nclass T(unittest.TestCase):\n    def setUp(self):\n"
+    "        self.items = []\n```",
+    # a receiver whose inferred type the docs do not have (hashlib's private _Hash)
+    "```python\nimport hashlib\nh = hashlib.sha256()\nh.update(b\"x\")\nprint(h.hexdigest())\n```",
+    # super(): the parent's members, whichever class that is
+    "```python\nclass Base:\n    def __init__(self, name):\n        self.name = name\n\n"
+    "class Child(Base):\n    def __init__(self, name):\n        super().__init__(name)\n```",
+    # pytest's fixtures, and mocks, which take any keyword and grow any attribute
+    "```python\ndef test_out(capsys):\n    print(\"hi\")\n    assert capsys.readouterr().out "
+    "== \"hi\\n\"\n```",
+    "```python\nfrom unittest.mock import Mock\nresp = Mock(status_code=200)\n"
+    "client = Mock()\nclient.post.return_value = resp\n```",
+])
+def test_correct_code_is_not_contradicted(engine: Engine, answer: str) -> None:
+    contradicted = [c["reason"] for c in engine.verify(answer)["claims"]
+                    if c["verdict"] == "contradicted"]
+    assert contradicted == []
+
+
+@pytest.mark.parametrize(("answer", "needle"), [
+    ("```python\nimport sqlite3\nconn = sqlite3.connect(\"app.db\")\ncur = conn.cursor()\n"
+     "rows = cur.fetch_all()\n```", "fetch_all"),  # a method call on an inferred type
+    ("```python\nimport re\nm = re.match(r\"a\", \"abc\")\nprint(m.captures())\n```",
+     "captures"),
+])
+def test_invented_methods_on_inferred_types_are_still_caught(engine: Engine, answer: str,
+                                                              needle: str) -> None:
+    reasons = [c["reason"] for c in engine.verify(answer)["claims"]
+               if c["verdict"] == "contradicted"]
+    assert any(needle in reason for reason in reasons), reasons
