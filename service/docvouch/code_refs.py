@@ -39,6 +39,9 @@ class RefContext:
     classes: dict[str, str] = field(default_factory=dict)  # local class -> its (first) base
     own_members: dict[str, set[str]] = field(default_factory=dict)  # names a local class defines
     defined: set[str] = field(default_factory=set)  # every function/method/attribute it defines
+    # every name the answer's code binds (assigned, looped over, a parameter, `as` target):
+    # what it holds comes from the code, so its name says nothing about its type
+    bound: set[str] = field(default_factory=set)
 
 
 # Variable names that, in answers, nearly always hold one builtin type.
@@ -92,6 +95,9 @@ ITERATES = {
 # The lookahead rejects plain words (no dot after them) before the capturing match.
 _DOTTED_CALL_RE = re.compile(
     r"(?<![\w.])(?=[A-Za-z_]\w*\.)([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)\s*(\()?")
+# Domain and file names in prose ("example.com", "logging.ini"): never a dotted API name.
+_FILE_NAME_RE = re.compile(
+    r"\.(?:com|org|net|io|py|txt|json|md|html|csv|toml|yaml|yml|cfg|ini|conf|xml|sqlite)$")
 _KWARG_RE = re.compile(r"[(,]\s*([A-Za-z_]\w*)\s*=(?!=)")
 _PROMPT_RE = re.compile(r"^\s*(?:\$|%|>|PS [^>]*>|\(\S+\)\s*\$)\s+")
 # `csv.DictReader`, `open()`: most inline code is a bare name or an argument-less call
@@ -126,6 +132,10 @@ def learn_names(blocks: list[str], ctx: RefContext) -> None:
                 ctx.defined.add(node.name)
             elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
                 ctx.defined.add(node.attr)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                ctx.bound.add(node.id)
+            elif isinstance(node, ast.arg):
+                ctx.bound.add(node.arg)
         for stmt in _statements(tree):
             if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
                 collector.note_assignment(stmt)
@@ -264,7 +274,8 @@ class _RefCollector:
             if held in self.classes:  # an instance of a class the answer defines
                 return self.resolve(f"{held}.{rest}")
             return f"{held}.{rest}", True
-        if rest and head in _NAME_TYPES and head not in self.aliases:
+        if rest and head in _NAME_TYPES and head not in self.aliases \
+                and head not in self.ctx.bound:
             return f"{_NAME_TYPES[head]}.{rest}", True
         return written, False
 
@@ -524,7 +535,7 @@ def prose_refs(text: str, ctx: RefContext) -> list[SymbolRef]:
         written = m.group(1)
         if not m.group(2) and written.count(".") < 1:
             continue
-        if re.search(r"\.(?:com|org|net|io|py|txt|json|md|html|csv|toml|yaml|cfg)$", written):
+        if _FILE_NAME_RE.search(written):
             continue
         if len(written.split(".", 1)[0]) < 2:  # "e.g", "i.e": abbreviations, not names
             continue

@@ -66,6 +66,13 @@ def test_a_corpus_without_classes_contradicts_no_method(tmp_path: Path) -> None:
     "== \"hi\\n\"\n```",
     "```python\nfrom unittest.mock import Mock\nresp = Mock(status_code=200)\n"
     "client = Mock()\nclient.post.return_value = resp\n```",
+    # a name the code binds holds what the code gives it, whatever the name suggests
+    "```python\ndef show(dates):\n    for d in dates:\n        print(d.isoformat())\n```",
+    # a parameter named like a module is the parameter
+    "```python\ndef valid(email):\n    return email.endswith(\".com\")\n```",
+    # built-ins whose docstrings give several forms take the keywords of each
+    "Parse hex with `int(\"ff\", base=16)`, which gives 255.",
+    "Put the settings in a file called logging.ini next to the script.",
 ])
 def test_correct_code_is_not_contradicted(engine: Engine, answer: str) -> None:
     contradicted = [c["reason"] for c in engine.verify(answer)["claims"]
@@ -74,6 +81,8 @@ def test_correct_code_is_not_contradicted(engine: Engine, answer: str) -> None:
 
 
 @pytest.mark.parametrize(("answer", "needle"), [
+    ("Check membership with `d.has_key(\"a\")` as in old code.", "has_key"),  # unbound name
+    ("Convert it with `int(\"ff\", bse=16)` first.", "bse"),
     ("```python\nimport sqlite3\nconn = sqlite3.connect(\"app.db\")\ncur = conn.cursor()\n"
      "rows = cur.fetch_all()\n```", "fetch_all"),  # a method call on an inferred type
     ("```python\nimport re\nm = re.match(r\"a\", \"abc\")\nprint(m.captures())\n```",

@@ -133,15 +133,24 @@ def signature_of(obj: object) -> tuple[str, list[str] | None, bool]:
 def _signature_from_doc(obj: object) -> tuple[str, list[str] | None, bool]:
     # Builtins without __text_signature__ document it in the first docstring line:
     # "startswith(prefix[, start[, end]]) -> bool"
+    # Several forms may follow, one a line ("int([x]) -> integer" then "int(x, base=10)"):
+    # a keyword of any of them is accepted.
     doc = inspect.getdoc(obj) or ""
-    match = _DOCSIG_RE.match(doc.split("\n\n", 1)[0])
-    if not match:
+    forms: list[str] = []
+    for line in doc.split("\n\n", 1)[0].splitlines():
+        match = _DOCSIG_RE.match(line)
+        if match is None:
+            break  # the forms are the docstring's first lines; a later "f(x)" is an example
+        forms.append(match.group(1))
+    if not forms:
         return "", None, False
-    inner = match.group(1)
-    names = re.findall(r"\*{0,2}([A-Za-z_]\w*)", inner)
-    var_kw = "**" in inner
-    keywords = [n for n in names if f"**{n}" not in inner and f"*{n}" not in inner]
-    return f"({inner})", keywords, var_kw
+    keywords: list[str] = []
+    for inner in forms:
+        names = re.findall(r"\*{0,2}([A-Za-z_]\w*)", inner)
+        keywords += [n for n in names if f"**{n}" not in inner and f"*{n}" not in inner
+                     and n not in keywords]
+    var_kw = any("**" in inner for inner in forms)
+    return f"({forms[0]})", keywords, var_kw
 
 
 def documented_keywords(doc: str) -> list[str]:
