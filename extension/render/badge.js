@@ -22,16 +22,20 @@ DocVouch.render.createBadge = function createBadge(doc, { onVerify, onRetry, onC
     const close = el(doc, "button", "dv-close", "×");
     close.type = "button";
     close.setAttribute("aria-label", "Close DocVouch");
-    close.addEventListener("click", () => onClose());
+    close.addEventListener("click", (event) => {
+      if (DocVouch.render.isUserAction(event)) onClose();
+    });
     row.append(close);
   }
   container.append(row, panel);
   root.append(container);
 
   let actionHandler = null;
-  action.addEventListener("click", () => actionHandler?.());
-  summary.addEventListener("click", () => {
-    if (!panel.firstChild) return;
+  action.addEventListener("click", (event) => {
+    if (DocVouch.render.isUserAction(event)) actionHandler?.();
+  });
+  summary.addEventListener("click", (event) => {
+    if (!panel.firstChild || !DocVouch.render.isUserAction(event)) return;
     panel.hidden = !panel.hidden;
     summary.setAttribute("aria-expanded", String(!panel.hidden));
   });

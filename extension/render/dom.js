@@ -4,6 +4,10 @@
 globalThis.DocVouch ??= {};
 DocVouch.render ??= {};
 
+// A click the user made, not one a page script dispatched (`element.click()` from the page
+// would otherwise send text to the service, or open evidence for the page to read).
+DocVouch.render.isUserAction ??= (event) => event?.isTrusted === true;
+
 DocVouch.render.dom = (() => {
   /** createElement with a class and optional text: el(doc, "p", "dv-reason", claim.reason). */
   function el(doc, tag, className, text) {
@@ -13,16 +17,27 @@ DocVouch.render.dom = (() => {
     return element;
   }
 
+  // Hosts' roots, for our own scripts: the page's scripts run in another world and never see
+  // this map, and a closed root gives them no `host.shadowRoot` either.
+  const roots = new WeakMap();
+
   /**
-   * A host element with an open shadow root holding `cssText`. Open rather than closed so that
-   * accessibility tools and our browser tests can read it; it holds nothing the page lacks.
+   * A host element with a closed shadow root holding `cssText`. Closed because the roots hold
+   * what the page does not have: evidence from the user's own (perhaps private) corpus, which
+   * a chat site's scripts must not read. Assistive technology still reads closed roots.
    */
   function shadowHost(doc, tagName, cssText) {
     const host = doc.createElement(tagName);
     host.setAttribute("data-docvouch", "");
-    const root = host.attachShadow({ mode: "open" });
+    const root = host.attachShadow({ mode: "closed" });
+    roots.set(host, root);
     adoptStyles(root, cssText);
     return { host, root };
+  }
+
+  /** The shadow root of a host we made, or null. */
+  function rootOf(host) {
+    return roots.get(host) ?? null;
   }
 
   function adoptStyles(root, cssText) {
@@ -41,5 +56,5 @@ DocVouch.render.dom = (() => {
     root.append(el(root.ownerDocument, "style", null, cssText));
   }
 
-  return Object.freeze({ el, shadowHost });
+  return Object.freeze({ el, shadowHost, rootOf });
 })();

@@ -4,6 +4,7 @@ chatgpt.com-shaped page, and DocVouch marks it claim by claim after the answer f
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -56,8 +57,12 @@ def verified_page(
 def test_finished_answer_gets_a_badge_and_exactly_one_verify_request(
     verified_page: Page, verify_proxy: CountingProxy, artifacts_dir: Path
 ) -> None:
-    summary = verified_page.locator(f"{BADGE} .dv-summary")
-    expect(summary).to_contain_text("DocVouch")
+    shadow = ClosedShadow(verified_page)
+    summary = shadow.wait_for_texts("docvouch-badge", ".dv-summary", data_state="result")
+    assert summary and "DocVouch" in summary[0], summary
+    # the page's own scripts see a host and nothing inside it
+    assert verified_page.evaluate(
+        "document.querySelector('docvouch-badge').shadowRoot === null") is True
     verified_page.screenshot(path=str(artifacts_dir / "badge.png"), full_page=True)
 
     assert len(verify_proxy.verify_requests) == 1
@@ -70,23 +75,23 @@ def test_finished_answer_gets_a_badge_and_exactly_one_verify_request(
 def test_contradicted_call_is_red_with_its_suggestion(
     verified_page: Page, artifacts_dir: Path
 ) -> None:
-    verified_page.click(f"{BADGE} .dv-summary")
-    contradicted = verified_page.locator(f'{BADGE} li.dv-claim[data-verdict="contradicted"]')
-    with_suggestion = contradicted.filter(
-        has=verified_page.locator(".dv-suggestion code", has_text="os.path.isdir")
-    )
-    expect(with_suggestion.first).to_be_visible()
-    expect(with_suggestion.first.locator(".dv-suggestion")).to_have_text(
-        "Did you mean os.path.isdir?"
-    )
+    shadow = ClosedShadow(verified_page)
+    shadow.click("docvouch-badge", ".dv-summary", data_state="result")
+    suggestions = shadow.wait_for_texts(
+        "docvouch-badge", 'li.dv-claim[data-verdict="contradicted"] .dv-suggestion',
+        data_state="result")
+    assert "Did you mean os.path.isdir?" in suggestions, suggestions
+    panel = shadow.nodes("docvouch-badge", ".dv-panel", data_state="result")
+    assert shadow.read(panel[0], "this.hidden") is False, "the user's click opened the claims"
     verified_page.screenshot(path=str(artifacts_dir / "claims-panel.png"), full_page=True)
 
 
 def test_supported_claim_links_to_the_python_docs(verified_page: Page) -> None:
-    verified_page.click(f"{BADGE} .dv-summary")
-    links = verified_page.locator(f'{BADGE} li.dv-claim[data-verdict="supported"] a.dv-doc-link')
-    expect(links.first).to_be_visible()
-    hrefs = links.evaluate_all("(anchors) => anchors.map((a) => a.href)")
+    shadow = ClosedShadow(verified_page)
+    shadow.click("docvouch-badge", ".dv-summary", data_state="result")
+    links = shadow.nodes("docvouch-badge", 'li.dv-claim[data-verdict="supported"] a.dv-doc-link',
+                         data_state="result")
+    hrefs = [str(shadow.read(link, "this.href")) for link in links]
     assert any(href.startswith("https://docs.python.org/") for href in hrefs), hrefs
 
 
@@ -99,8 +104,9 @@ def test_hovering_the_wrong_call_shows_the_card(verified_page: Page, artifacts_d
     verified_page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     card = verified_page.locator("docvouch-card")
     expect(card).to_be_visible(timeout=5_000)
-    expect(card.locator(".dv-verdict")).to_have_text("Contradicted by the docs")
-    expect(card.locator(".dv-suggestion code")).to_have_text("os.path.isdir")
+    shadow = ClosedShadow(verified_page)
+    assert shadow.wait_for_texts("docvouch-card", ".dv-verdict") == ["Contradicted by the docs"]
+    assert shadow.texts("docvouch-card", ".dv-suggestion code") == ["os.path.isdir"]
     verified_page.screenshot(path=str(artifacts_dir / "hover-card.png"))
 
 
@@ -114,6 +120,64 @@ def test_rerendered_answer_is_not_sent_again(
     new_answer_badge = verified_page.locator(f"#answer + {BADGE}")
     expect(new_answer_badge).to_be_visible(timeout=10_000)
     assert len(verify_proxy.verify_requests) == 1
+
+
+class ClosedShadow:
+    """Reads and clicks inside DocVouch's closed shadow roots through the DevTools protocol,
+    which reaches them as an inspector does; the page's own scripts cannot. Clicks are real
+    mouse clicks at the element's position, so the extension sees them as the user's."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.cdp = page.context.new_cdp_session(page)
+
+    def _roots(self, host_tag: str, attrs: dict[str, str]) -> list[int]:
+        tree = self.cdp.send("DOM.getDocument", {"depth": -1, "pierce": True})["root"]
+        found: list[int] = []
+        stack = [tree]
+        while stack:
+            node = stack.pop()
+            raw = node.get("attributes", [])
+            have = dict(zip(raw[::2], raw[1::2], strict=True))
+            wanted = all(have.get(k) == v for k, v in attrs.items())
+            if node.get("localName") == host_tag and wanted:
+                found += [root["nodeId"] for root in node.get("shadowRoots", [])]
+            stack += node.get("children", []) + node.get("shadowRoots", [])
+            if "contentDocument" in node:
+                stack.append(node["contentDocument"])
+        return found
+
+    def nodes(self, host_tag: str, selector: str, **attrs: str) -> list[int]:
+        return [node for root in self._roots(host_tag, {k.replace("_", "-"): v for k, v in
+                                                         attrs.items()})
+                for node in self.cdp.send("DOM.querySelectorAll",
+                                          {"nodeId": root, "selector": selector})["nodeIds"]]
+
+    def read(self, node: int, expression: str) -> object:
+        remote = self.cdp.send("DOM.resolveNode", {"nodeId": node})["object"]
+        return self.cdp.send("Runtime.callFunctionOn", {
+            "objectId": remote["objectId"], "returnByValue": True,
+            "functionDeclaration": f"function () {{ return {expression}; }}"})["result"]["value"]
+
+    def texts(self, host_tag: str, selector: str, **attrs: str) -> list[str]:
+        return [str(self.read(n, "this.textContent")) for n in self.nodes(host_tag, selector,
+                                                                          **attrs)]
+
+    def wait_for_texts(self, host_tag: str, selector: str, timeout_s: float = 10,
+                       **attrs: str) -> list[str]:
+        end = time.monotonic() + timeout_s
+        while True:
+            texts = self.texts(host_tag, selector, **attrs)
+            if texts or time.monotonic() > end:
+                return texts
+            time.sleep(0.1)
+
+    def click(self, host_tag: str, selector: str, **attrs: str) -> None:
+        nodes = self.nodes(host_tag, selector, **attrs)
+        assert nodes, f"no {selector} in {host_tag}"
+        self.cdp.send("DOM.scrollIntoViewIfNeeded", {"nodeId": nodes[0]})
+        quad = self.cdp.send("DOM.getBoxModel", {"nodeId": nodes[0]})["model"]["content"]
+        self.page.mouse.click(sum(quad[0::2]) / 4, sum(quad[1::2]) / 4)
 
 
 def text_box(page: Page, needle: str) -> dict:

@@ -2,7 +2,7 @@
 // only, and claims are marked by their spans without changing the page's text.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { fakeContentRuntime, loadSitePage, verifyResult } from "./helpers/extension.mjs";
+import { fakeContentRuntime, loadSitePage, userClick, verifyResult } from "./helpers/extension.mjs";
 
 const HOSTILE_TEXT = "<img src=x onerror=alert(1)>";
 const HOSTILE_SNIPPET = "</style><script>alert(1)</script>";
@@ -39,8 +39,8 @@ describe("rendering outside text (E3)", () => {
       evidence: [{ title: HOSTILE_SNIPPET, url: "javascript:alert(1)", snippet: HOSTILE_SNIPPET }],
     });
     const { document, DocVouch, badge } = await renderedPage(verifyResult([hostile]));
-    const root = badge.shadowRoot;
-    badge.shadowRoot.querySelector(".dv-summary").click();
+    const root = DocVouch.render.dom.rootOf(badge);
+    userClick(DocVouch, root.querySelector(".dv-summary"));
     assert.equal(root.querySelectorAll("img, script, iframe, object").length, 0);
     assert.equal(root.querySelector(".dv-claim-text").textContent, HOSTILE_TEXT);
     assert.equal(root.querySelector(".dv-snippet").textContent, HOSTILE_SNIPPET);
@@ -60,8 +60,8 @@ describe("rendering outside text (E3)", () => {
       verdict: "supported",
       evidence: [{ title: "os.path.isdir", url: "https://docs.python.org/3/library/os.path.html#os.path.isdir", snippet: "Return True if path is an existing directory." }],
     });
-    const { badge } = await renderedPage(verifyResult([claim]));
-    const link = badge.shadowRoot.querySelector("a.dv-doc-link");
+    const { badge, DocVouch } = await renderedPage(verifyResult([claim]));
+    const link = DocVouch.render.dom.rootOf(badge).querySelector("a.dv-doc-link");
     assert.equal(link.href, "https://docs.python.org/3/library/os.path.html#os.path.isdir");
     assert.equal(link.target, "_blank");
     assert.equal(link.rel, "noopener noreferrer");
@@ -87,10 +87,10 @@ describe("badge", () => {
     await controller.handleAnswer({ answer, extraction, key: DocVouch.textKey(extraction.text) });
     const badge = document.querySelector("docvouch-badge");
     assert.equal(badge.dataset.state, "unavailable");
-    assert.match(badge.shadowRoot.querySelector(".dv-summary").textContent, /unavailable · service not reachable/);
+    assert.match(DocVouch.render.dom.rootOf(badge).querySelector(".dv-summary").textContent, /unavailable · service not reachable/);
 
     reply = { ok: true, result: verifyResult([]) };
-    badge.shadowRoot.querySelector(".dv-action").click();
+    userClick(DocVouch, DocVouch.render.dom.rootOf(badge).querySelector(".dv-action"));
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(badge.dataset.state, "result");
     assert.equal(runtime.sent.filter((m) => m.type === "cs-bg-verify").length, 2);
@@ -107,9 +107,39 @@ describe("badge", () => {
     const badge = document.querySelector("docvouch-badge");
     assert.equal(badge.dataset.state, "idle");
     assert.equal(runtime.sent.some((m) => m.type === "cs-bg-verify"), false);
-    badge.shadowRoot.querySelector(".dv-action").click();
+    userClick(DocVouch, DocVouch.render.dom.rootOf(badge).querySelector(".dv-action"));
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(runtime.sent.filter((m) => m.type === "cs-bg-verify").length, 1);
+  });
+});
+
+describe("what a chat site's own scripts can reach", () => {
+  test("the badge's shadow root is closed to the page", async () => {
+    const { badge, DocVouch } = await renderedPage(verifyResult([]));
+    assert.equal(badge.shadowRoot, null);
+    assert.notEqual(DocVouch.render.dom.rootOf(badge), null, "our own scripts still reach it");
+  });
+
+  test("a scripted click neither sends the answer in on-click mode nor opens the claims", async () => {
+    const runtime = fakeContentRuntime(async (message) =>
+      message.type === "cs-bg-verify" ? { ok: true, result: verifyResult([]) } : { ok: true, enabled: true, mode: "click" });
+    const { DocVouch, document } = loadSitePage("chatgpt", `<main>${ANSWER_HTML}</main>`, { chrome: runtime.api });
+    const answer = document.getElementById("answer");
+    const extraction = DocVouch.extract.read(answer, DocVouch.adapters.get("chatgpt"));
+    const controller = DocVouch.createAnswerController({ doc: document, send: DocVouch.sendToBackground });
+    await controller.handleAnswer({ answer, extraction, key: DocVouch.textKey(extraction.text) });
+    const root = DocVouch.render.dom.rootOf(document.querySelector("docvouch-badge"));
+    root.querySelector(".dv-action").click();  // untrusted, as a page's element.click() is
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(runtime.sent.some((m) => m.type === "cs-bg-verify"), false);
+
+    const text = extraction.text;
+    const shown = await renderedPage(verifyResult([claimFor(text, "os.path.isdir(p)", { verdict: "supported" })]));
+    const panel = shown.DocVouch.render.dom.rootOf(shown.badge).querySelector(".dv-panel");
+    shown.DocVouch.render.dom.rootOf(shown.badge).querySelector(".dv-summary").click();
+    assert.equal(panel.hidden, true);
+    userClick(shown.DocVouch, shown.DocVouch.render.dom.rootOf(shown.badge).querySelector(".dv-summary"));
+    assert.equal(panel.hidden, false);
   });
 });
 
@@ -153,7 +183,7 @@ describe("highlighting claims by span", () => {
     const outside = { ...claimFor(text, "os.path.isdir(p)", { verdict: "partial" }), span: [text.length + 5, text.length + 9] };
     const page = await renderedPage(verifyResult([outside]));
     assert.equal(page.answer.querySelectorAll("mark").length, 0);
-    page.badge.shadowRoot.querySelector(".dv-summary").click();
-    assert.equal(page.badge.shadowRoot.querySelectorAll("li.dv-claim").length, 1);
+    userClick(page.DocVouch, page.DocVouch.render.dom.rootOf(page.badge).querySelector(".dv-summary"));
+    assert.equal(page.DocVouch.render.dom.rootOf(page.badge).querySelectorAll("li.dv-claim").length, 1);
   });
 });

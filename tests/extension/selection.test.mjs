@@ -2,7 +2,7 @@
 // show the result in a floating badge, with the claims highlighted in place.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { extensionSource, fakeContentRuntime, loadPage, verifyResult } from "./helpers/extension.mjs";
+import { extensionSource, fakeContentRuntime, loadPage, userClick, verifyResult } from "./helpers/extension.mjs";
 
 /** The files the background injects, read from context-menu.js so the test follows any change. */
 function selectionScripts() {
@@ -40,7 +40,7 @@ test("only the selected text is sent, as a selection, and its claims are marked"
   assert.equal(badge.dataset.state, "result");
   assert.equal(page.document.querySelector("mark[data-docvouch-verdict='contradicted']").textContent, "os.path.isdirectory");
 
-  badge.shadowRoot.querySelector(".dv-close").click();
+  userClick(page.DocVouch, page.DocVouch.render.dom.rootOf(badge).querySelector(".dv-close"));
   assert.equal(page.document.querySelector("docvouch-badge"), null);
   assert.equal(page.document.querySelector("mark"), null, "closing removes the highlights too");
   assert.equal(page.document.getElementById("s").textContent, "Call os.path.isdirectory on the path first.");

@@ -195,3 +195,18 @@ export function verifyResult(claims, extra = {}) {
   for (const claim of claims) summary[claim.verdict] += 1;
   return { score: 72, summary, claims, corpus: { name: "python-docs", version: "3.11", passages: 100 }, took_ms: 6.1, truncated: false, ...extra };
 }
+
+/**
+ * A click as the user makes it. jsdom cannot dispatch a trusted event, so for this one click the
+ * extension's user-action check is told it is one (a page's own scripts cannot do the same: in a
+ * browser they run in another world than the extension's).
+ */
+export function userClick(DocVouch, element) {
+  const check = DocVouch.render.isUserAction;
+  DocVouch.render.isUserAction = () => true;
+  try {
+    element.click();
+  } finally {
+    DocVouch.render.isUserAction = check;
+  }
+}
