@@ -94,6 +94,24 @@ describe("service spans", () => {
     assert.equal(text.slice(span[0], span[1]), "os.path.isdir");
   });
 
+  test("spans over the service's NFC text land on the same words in decomposed page text", () => {
+    const page = loadPage("<p></p>", { url: "https://example.test/", files: FILES });
+    const { spans } = page.DocVouch;
+    // "é" and "è" decomposed (NFC joins each pair), an emoji (two UTF-16 units), and Hindi
+    // "क़" as U+0958, which NFC splits into two code points
+    for (const text of ["Cafe\u0301 cre\u0300me \uD83C\uDF89: call os.path.isdirectory(p) to check a folder.",
+      "\u0958\u0958\u0958 call os.path.isdirectory(p) to check a folder."]) {
+      assertLandsOn(spans, text, "os.path.isdirectory(p)");
+    }
+  });
+
+  function assertLandsOn(spans, text, needle) {
+    const service = text.normalize("NFC"); // what the service reads and counts in
+    const codePointStart = [...service.slice(0, service.indexOf(needle))].length;
+    const span = spans.toUtf16([codePointStart, codePointStart + needle.length], spans.codePointIndex(text), text.length);
+    assert.equal(text.slice(span[0], span[1]), needle, JSON.stringify(text));
+  }
+
   test("malformed or empty spans are dropped instead of highlighting the wrong text", () => {
     const page = loadPage("<p></p>", { url: "https://example.test/", files: FILES });
     const { spans } = page.DocVouch;
