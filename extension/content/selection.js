@@ -7,7 +7,11 @@
   if (!selection || selection.rangeCount === 0 || selection.isCollapsed) return;
   const range = selection.getRangeAt(0).cloneRange();
   const common = range.commonAncestorContainer;
-  const root = common.nodeType === Node.ELEMENT_NODE ? common : common.parentElement;
+  const inner = common.nodeType === Node.ELEMENT_NODE ? common : common.parentElement;
+  // A selection inside a code block is read from outside it, so that it stays code (fenced,
+  // lines kept) rather than being flattened into a sentence.
+  const pre = inner?.closest("pre");
+  const root = pre ? (pre.parentElement ?? pre) : inner;
   if (!root) return;
   const extraction = DocVouch.extract.read(root, { clip: range });
   if (extraction.text.trim() === "") return;

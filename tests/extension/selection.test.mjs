@@ -45,3 +45,28 @@ test("only the selected text is sent, as a selection, and its claims are marked"
   assert.equal(page.document.querySelector("mark"), null, "closing removes the highlights too");
   assert.equal(page.document.getElementById("s").textContent, "Call os.path.isdirectory on the path first.");
 });
+
+test("a selection inside a code block is sent as fenced code, its lines kept", async () => {
+  const runtime = fakeContentRuntime(async (message) =>
+    message.type === "cs-bg-verify" ? { ok: true, result: verifyResult([]) } : { ok: true, enabled: false, mode: "auto" });
+  const files = selectionScripts();
+  const code = "import os\nif os.path.isdirectory(p):\n    print(\"dir\")";
+  const html = `<article><p>Try this:</p><pre><code id="c" class="language-python">${code}</code></pre></article>`;
+  const page = loadPage(html, { url: "https://blog.example/post", chrome: runtime.api, files: files.filter((f) => f !== "content/selection.js"),
+    beforeScripts: (window) => { window.Range.prototype.getBoundingClientRect = () => ({ left: 40, top: 100, bottom: 120, right: 300 }); } });
+  const textNode = page.document.getElementById("c").firstChild;
+  const range = page.document.createRange();
+  range.setStart(textNode, 0);
+  range.setEnd(textNode, textNode.data.length);
+  page.window.getSelection().addRange(range);
+
+  page.window.eval(extensionSource("content/selection.js"));
+  for (let i = 0; i < 5; i += 1) await new Promise((resolve) => setImmediate(resolve));
+
+  const verifies = runtime.sent.filter((message) => message.type === "cs-bg-verify");
+  assert.equal(verifies.length, 1);
+  const sent = verifies[0].payload.text;
+  assert.match(sent, /^```/m, "fenced");
+  assert.ok(sent.includes(code), JSON.stringify(sent));
+  assert.equal(sent.includes("Try this"), false, "only the selection");
+});
