@@ -40,11 +40,27 @@ DocVouch.contextMenu = (() => {
     const target = { tabId: tab.id, frameIds: [Number.isInteger(info.frameId) ? info.frameId : 0] };
     grants.grant(tab.id);
     try {
+      await ext.action.setBadgeText({ tabId: tab.id, text: "" }); // an earlier "cannot read"
+    } catch {
+      // the tab has closed meanwhile
+    }
+    try {
       await ext.scripting.insertCSS({ target, files: ["render/highlights.css"] });
       await ext.scripting.executeScript({ target, files: [...SELECTION_SCRIPTS] });
     } catch (error) {
-      // Browser pages and extension stores refuse scripts; nothing to show there.
+      // Browser pages, PDF viewers and extension stores refuse scripts: say so on the toolbar
+      // button, since nothing can be shown in the page itself.
       console.warn("DocVouch: cannot verify a selection on this page", error);
+      await tellCannotRead(ext, tab.id);
+    }
+  }
+
+  async function tellCannotRead(ext, tabId) {
+    try {
+      await ext.action.setBadgeText({ tabId, text: "!" });
+      await ext.action.setTitle({ tabId, title: "DocVouch cannot read this page: browser pages, PDF viewers and extension stores do not let extensions in. Copy the text into a chat or the DocVouch page instead." });
+    } catch {
+      // the tab has closed meanwhile
     }
   }
 

@@ -161,6 +161,15 @@ describe("verify requests (E2)", () => {
     assert.deepEqual(JSON.parse(bg.fetchCalls[0].init.body).source, { site: "selection", url: "https://blog.example/post" });
   });
 
+  test("a page that refuses scripts (a browser page, a PDF) is reported on the toolbar button", async () => {
+    const bg = loadBackground({ fetchImpl: okService() });
+    bg.chrome.scripting.executeScript = async () => { throw new Error("Cannot access contents of the page"); };
+    const [onClicked] = bg.chrome.contextMenus.onClicked.listeners;
+    await onClicked({ menuItemId: "docvouch-verify-selection", frameId: 0 }, { id: 9, url: "chrome://settings" });
+    assert.equal(bg.chrome.action.badges[9], "!");
+    assert.match(bg.chrome.action.titles[9], /cannot read this page/);
+  });
+
   test("the API key goes only in the Authorization header to the configured service", async () => {
     const bg = loadBackground({ fetchImpl: okService() });
     await bg.send({ type: "ui-bg-set-settings", payload: { apiKey: "k-123" } }, bg.senders.optionsPage());

@@ -110,7 +110,9 @@ export function loadBackground({ fetchImpl, storage = memoryStorage(), grantedOr
     },
     storage: { local: storage },
     contextMenus: { created: [], create(item, done) { this.created.push(item); done?.(); }, onClicked: fakeEvent() },
-    action: { onClicked: fakeEvent() },
+    action: { onClicked: fakeEvent(), badges: {}, titles: {},
+      async setBadgeText({ tabId, text }) { this.badges[tabId] = text; },
+      async setTitle({ tabId, title }) { this.titles[tabId] = title; } },
     permissions: { contains: async ({ origins }) => origins.every((origin) => grantedOrigins.includes(origin)) },
     scripting: { injected: [], async executeScript(details) { this.injected.push(details); }, async insertCSS() {} },
   };
