@@ -70,3 +70,24 @@ test("a selection inside a code block is sent as fenced code, its lines kept", a
   assert.ok(sent.includes(code), JSON.stringify(sent));
   assert.equal(sent.includes("Try this"), false, "only the selection");
 });
+
+test("text selected in a text box is checked too (the page's own selection is empty there)", async () => {
+  const runtime = fakeContentRuntime(async (message) =>
+    message.type === "cs-bg-verify" ? { ok: true, result: verifyResult([]) } : { ok: true, enabled: false, mode: "auto" });
+  const files = selectionScripts();
+  const html = "<form><textarea id='t'>Draft: call os.path.isdirectory on the path first. Thanks!</textarea></form>";
+  const page = loadPage(html, { url: "https://mail.example/compose", chrome: runtime.api, files: files.filter((f) => f !== "content/selection.js") });
+  const box = page.document.getElementById("t");
+  box.focus();
+  box.setSelectionRange(7, 51);
+
+  page.window.eval(extensionSource("content/selection.js"));
+  for (let i = 0; i < 5; i += 1) await new Promise((resolve) => setImmediate(resolve));
+
+  const verifies = runtime.sent.filter((message) => message.type === "cs-bg-verify");
+  assert.equal(verifies.length, 1);
+  assert.equal(verifies[0].payload.text, "call os.path.isdirectory on the path first.");
+  const badge = page.document.querySelector("docvouch-badge");
+  assert.equal(badge.dataset.state, "result");
+  assert.equal(box.value, "Draft: call os.path.isdirectory on the path first. Thanks!", "the text box is untouched");
+});
