@@ -23,6 +23,10 @@ if (typeof importScripts === "function") {
 
 (() => {
   const ext = DocVouch.ext;
+  // Nothing in a page's process reads settings or the key (content scripts ask the background),
+  // so keep storage out of its reach: a compromised renderer then cannot read the key either.
+  // Chrome only; Firefox offers the setting for storage.session alone.
+  ext.storage.local.setAccessLevel?.({ accessLevel: "TRUSTED_CONTEXTS" })?.catch?.(() => {});
   const store = DocVouch.createSettingsStore(ext.storage.local);
   const api = DocVouch.createApiClient();
   const grants = DocVouch.createSelectionGrants();

@@ -33,3 +33,9 @@ test("no code parses HTML strings (innerHTML, outerHTML, insertAdjacentHTML, doc
     assert.doesNotMatch(readFileSync(path, "utf8"), /\.(innerHTML|outerHTML)\b|insertAdjacentHTML|document\.write|\beval\(|new Function\(/, relative(EXTENSION_DIR, path));
   }
 });
+
+test("the background keeps storage.local out of content scripts' reach", async () => {
+  const { loadBackground } = await import("./helpers/extension.mjs");
+  const bg = loadBackground({ fetchImpl: async () => { throw new Error("unused"); } });
+  assert.equal(bg.storage.accessLevel, "TRUSTED_CONTEXTS");
+});

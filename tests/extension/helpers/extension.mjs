@@ -83,6 +83,10 @@ export function memoryStorage(initial = {}) {
     async remove(key) {
       for (const k of Array.isArray(key) ? key : [key]) delete data[k];
     },
+    accessLevel: "TRUSTED_AND_UNTRUSTED_CONTEXTS",
+    async setAccessLevel({ accessLevel }) {
+      this.accessLevel = accessLevel;
+    },
   };
 }
 
