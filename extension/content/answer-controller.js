@@ -115,7 +115,10 @@ DocVouch.sendToBackground = async function sendToBackground(message) {
   try {
     const reply = await DocVouch.ext.runtime.sendMessage(message);
     return reply ?? { ok: false, state: "error", detail: "no reply from DocVouch" };
-  } catch {
-    return { ok: false, state: "error", detail: "DocVouch was updated; reload this page" };
+  } catch (error) {
+    // Only a reloaded or updated extension leaves this page's scripts orphaned (no runtime id);
+    // anything else (the worker restarting, a port closed mid-reply) is worth a Retry.
+    if (!DocVouch.ext.runtime?.id) return { ok: false, state: "error", detail: "DocVouch was updated; reload this page" };
+    return { ok: false, state: "unavailable", detail: `could not reach DocVouch's background (${String(error?.message ?? error).slice(0, 80)}); try again` };
   }
 };

@@ -187,3 +187,17 @@ describe("highlighting claims by span", () => {
     assert.equal(page.DocVouch.render.dom.rootOf(page.badge).querySelectorAll("li.dv-claim").length, 1);
   });
 });
+
+describe("when the background cannot be reached", () => {
+  test("an orphaned page (the extension was reloaded) says to reload; a passing failure offers Retry", async () => {
+    const runtime = fakeContentRuntime(async () => { throw new Error("Could not establish connection. Receiving end does not exist."); });
+    const { DocVouch } = loadSitePage("chatgpt", `<main>${ANSWER_HTML}</main>`, { chrome: runtime.api });
+    const passing = await DocVouch.sendToBackground({ type: "cs-bg-verify", payload: { text: "x", trigger: "click" } });
+    assert.equal(passing.state, "unavailable");
+    assert.match(passing.detail, /try again/);
+    runtime.api.runtime.id = undefined; // what Chrome leaves to the scripts of a reloaded extension
+    const orphaned = await DocVouch.sendToBackground({ type: "cs-bg-verify", payload: { text: "x", trigger: "click" } });
+    assert.equal(orphaned.state, "error");
+    assert.match(orphaned.detail, /reload this page/);
+  });
+});
