@@ -79,7 +79,9 @@ DocVouch.createAnswerController = function createAnswerController({
     }
     DocVouch.render.pageHoverCard(doc);
     mutate(() => {
-      view.badge.showResult(result);
+      // The extension cut an answer over the size limit before sending it: say so, as the
+      // service does for the claims it left out.
+      view.badge.showResult(view.extraction.truncated ? { ...result, truncated: true } : result);
       const drawnWith = DocVouch.render.highlighter.apply(view.answer, entries, doc.defaultView);
       view.badge.host.dataset.highlights = `${entries.length} ${drawnWith}`;
     });

@@ -201,3 +201,18 @@ describe("when the background cannot be reached", () => {
     assert.match(orphaned.detail, /reload this page/);
   });
 });
+
+describe("an answer over the size limit", () => {
+  test("the badge says only the first part was checked when the extension cut it", async () => {
+    const runtime = fakeContentRuntime(async (message) =>
+      message.type === "cs-bg-verify" ? { ok: true, result: verifyResult([]) } : { ok: true, enabled: true, mode: "auto" });
+    const { DocVouch, document } = loadSitePage("chatgpt", `<main>${ANSWER_HTML}</main>`, { chrome: runtime.api });
+    const answer = document.getElementById("answer");
+    const extraction = DocVouch.extract.read(answer, { ...DocVouch.adapters.get("chatgpt"), maxChars: 30 });
+    assert.equal(extraction.truncated, true);
+    const controller = DocVouch.createAnswerController({ doc: document, send: DocVouch.sendToBackground });
+    await controller.handleAnswer({ answer, extraction, key: DocVouch.textKey(extraction.text) });
+    const footer = DocVouch.render.dom.rootOf(document.querySelector("docvouch-badge")).querySelector(".dv-footer");
+    assert.match(footer.textContent, /only the first part of the answer was checked/);
+  });
+});
