@@ -13,13 +13,39 @@ DocVouch.createAnswerWatcher = function createAnswerWatcher({
   clock = { now: () => Date.now(), setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (id) => clearTimeout(id) },
 }) {
   const handledKeys = new WeakMap(); // answer element -> key of the text last handed on
+  // Nodes the page changed since the last scan: only answers holding one are read again, so
+  // typing in the composer of a long chat does not re-read every answer on the page.
+  const touched = new Set();
+  const MAX_TOUCHED = 2_000;
+  let everythingTouched = true;
   let lastMutationAt = clock.now();
   let timer = null;
   let observer = null;
 
-  function onMutation() {
+  function onMutation(records) {
     lastMutationAt = clock.now();
+    if (!records) everythingTouched = true;
+    else if (!everythingTouched) {
+      for (const record of records) touched.add(record.target);
+      if (touched.size > MAX_TOUCHED) everythingTouched = true;
+    }
     if (timer === null) timer = clock.setTimeout(onQuietCheck, debounceMs);
+  }
+
+  /** The answers that hold a node changed since the last scan (all of them after a flood). */
+  function changedAnswers(answers) {
+    if (everythingTouched) return new Set(answers);
+    const all = new Set(answers);
+    const changed = new Set();
+    for (const node of touched) {
+      for (let at = node; at; at = at.parentNode) {
+        if (all.has(at)) {
+          changed.add(at);
+          break;
+        }
+      }
+    }
+    return changed;
   }
 
   function onQuietCheck() {
@@ -35,7 +61,12 @@ DocVouch.createAnswerWatcher = function createAnswerWatcher({
   /** Hand on every finished answer whose text changed since it was last handed on. */
   function scan() {
     const answers = DocVouch.answers.find(adapter, doc);
+    const changed = changedAnswers(answers);
+    touched.clear();
+    everythingTouched = false;
     answers.forEach((answer, index) => {
+      // Handed on before, untouched since, badge still there: no need to read it again.
+      if (handledKeys.has(answer) && !changed.has(answer) && isShown(answer)) return;
       if (DocVouch.answers.isStreaming(adapter, answer, { isLast: index === answers.length - 1 })) return;
       const extraction = DocVouch.extract.read(answer, { skip: adapter.skip, codeLanguage: adapter.codeLanguage });
       if (extraction.text.length < DocVouch.limits.MIN_ANSWER_CHARS) return;
@@ -67,7 +98,7 @@ DocVouch.createAnswerWatcher = function createAnswerWatcher({
   function start() {
     observer = new doc.defaultView.MutationObserver(onMutation);
     observe();
-    onMutation(); // answers already on the page when we arrive count as finished once quiet
+    onMutation(null); // answers already on the page when we arrive count as finished once quiet
   }
 
   function stop() {

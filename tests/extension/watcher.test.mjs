@@ -100,6 +100,30 @@ describe("answer watcher (E7)", () => {
     assert.equal(copy.nextElementSibling.dataset.state, "result");
   });
 
+  test("typing elsewhere on the page does not read the finished answers again", async () => {
+    const { DocVouch, document, verifies, settle, answer } = await streamingPage();
+    answer().append(Object.assign(document.createElement("p"), { textContent: "os.path.isdir returns True for directories." }));
+    finishStreaming(document);
+    await settle();
+    assert.equal(verifies().length, 1);
+
+    const reads = [];
+    const extract = DocVouch.extract;
+    DocVouch.extract = { ...extract, read: (root, options) => { reads.push(root); return extract.read(root, options); } };
+    const composer = document.createElement("div");
+    document.body.append(composer);
+    for (const letter of "a follow-up question") {
+      composer.textContent += letter; // the page changes, outside every answer
+      await settle();
+    }
+    assert.deepEqual(reads, [], "no answer was read again");
+
+    answer().lastChild.append(" Edited.");
+    await settle();
+    assert.deepEqual(reads, [answer()], "an answer that changed is read again");
+    DocVouch.extract = extract;
+  });
+
   test("our own badge and highlights do not count as page activity", async () => {
     const { document, clock, verifies, settle, answer } = await streamingPage();
     answer().append(Object.assign(document.createElement("p"), { textContent: "os.path.isdir returns True for directories." }));
