@@ -93,3 +93,29 @@ def test_invented_methods_on_inferred_types_are_still_caught(engine: Engine, ans
     reasons = [c["reason"] for c in engine.verify(answer)["claims"]
                if c["verdict"] == "contradicted"]
     assert any(needle in reason for reason in reasons), reasons
+
+
+@pytest.mark.parametrize("answer", [
+    "```python\nimport argparse\nparser = argparse.ArgumentParser()\n"
+    "parser.add_argument(\"--n\", type=int, default=1, help=\"how many\")\n```",
+    "```python\nimport logging\nlog = logging.getLogger(__name__)\n"
+    "log.info(\"saved\", extra={\"user\": \"ann\"})\nlog.error(\"failed\", stack_info=True)\n```",
+    "```python\nimport subprocess\n"
+    "subprocess.check_call([\"make\"], cwd=\"build\", timeout=60)\n```",
+])
+def test_keywords_a_call_passes_on_are_accepted(engine: Engine, answer: str) -> None:
+    contradicted = [c["reason"] for c in engine.verify(answer)["claims"]
+                    if c["verdict"] == "contradicted"]
+    assert contradicted == []
+
+
+@pytest.mark.parametrize(("answer", "keyword"), [
+    ("```python\nimport logging\nlog = logging.getLogger(__name__)\n"
+     "log.error(\"failed\", traceback=True)\n```", "traceback"),
+    ("```python\nimport argparse\nparser = argparse.ArgumentParser()\n"
+     "parser.add_argument(\"--n\", default_value=1)\n```", "default_value"),
+])
+def test_keywords_nothing_accepts_are_caught(engine: Engine, answer: str, keyword: str) -> None:
+    reasons = [c["reason"] for c in engine.verify(answer)["claims"]
+               if c["verdict"] == "contradicted"]
+    assert any(keyword in reason for reason in reasons), reasons

@@ -36,6 +36,20 @@ _ADDRESS_RE = re.compile(r" at 0x[0-9a-fA-F]+")
 _DOCSIG_RE = re.compile(r"^\s*[\w.]+\((.*?)\)", re.DOTALL)
 _MAX_DOC_CHARS = 6000
 MIN_CLOSED_KEYWORDS = 3
+# `**kwargs` that the standard library passes on to a callable its docstring does not name:
+# the keywords accepted are that callable's (read from its signature when the index is built),
+# plus any given outright as "=name".
+_LOG_METHODS = ("debug", "info", "warning", "warn", "error", "exception", "critical", "fatal",
+                "log")
+KNOWN_FORWARDS: dict[str, tuple[str, ...]] = {
+    **{f"logging.Logger.{m}": ("logging.Logger._log",) for m in _LOG_METHODS},
+    **{f"logging.LoggerAdapter.{m}": ("logging.Logger._log",) for m in _LOG_METHODS},
+    **{f"logging.{m}": ("logging.Logger._log",) for m in _LOG_METHODS},
+    # `action` picks the Action class, `version` is read by action="version"
+    "argparse.ArgumentParser.add_argument": ("argparse.Action", "=action", "=version"),
+    "subprocess.call": ("subprocess.Popen",),
+    "subprocess.check_call": ("subprocess.Popen", "subprocess.call"),  # call adds timeout
+}
 # "returning a Pattern object", "Return a new Cursor": the class as the docs spell it.
 _RETURNS_RE = re.compile(r"\b[Rr]eturn(?:s|ing)?\s+(?:a|an|the)\s+(?:new\s+)?[`*]*"
                          r"([A-Za-z_]\w*)(?![\w-])[`*]*(\s+(?:object|instance))?")
@@ -153,6 +167,28 @@ def _signature_from_doc(obj: object) -> tuple[str, list[str] | None, bool]:
     return f"({forms[0]})", keywords, var_kw
 
 
+def _keywords_of(targets: tuple[str, ...] | None) -> set[str] | None:
+    """The keyword parameters of the callables ``targets`` name, or None if one cannot be read."""
+    if targets is None:
+        return None
+    names: set[str] = set()
+    for dotted in targets:
+        if dotted.startswith("="):  # a keyword named outright
+            names.add(dotted[1:])
+            continue
+        module_name, _, rest = dotted.partition(".")
+        try:
+            obj: object = importlib.import_module(module_name)
+            for part in rest.split("."):
+                obj = getattr(obj, part)
+            params = inspect.signature(obj).parameters.values()  # type: ignore[arg-type]
+        except (ImportError, AttributeError, TypeError, ValueError):
+            return None
+        names |= {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+                  and p.name not in ("self", "cls")}
+    return names
+
+
 def documented_keywords(doc: str) -> list[str]:
     """Keyword names a docstring lists for a ``**kwargs`` signature."""
     found = (set(_DEFLIST_ROW_RE.findall(doc)) | set(_ASSIGN_RE.findall(doc))
@@ -252,15 +288,22 @@ class ApiWalker:
         for symbol in symbols:
             if not symbol.var_keyword:
                 continue
-            doc = self.out.passages[symbol.passage].text
+            # The docstring only: the passage's first line is the symbol's own dotted name,
+            # whose class (`Logger` in `logging.Logger.info`) forwards nothing to it.
+            doc = self.out.passages[symbol.passage].text.partition("\n")[2]
+            owners = set(symbol.name.split(".")[:-1])
             extra: set[str] = set()
-            for word in set(_CAPWORD_RE.findall(doc)):
+            for word in set(_CAPWORD_RE.findall(doc)) - owners:
                 target = by_short.get(word)
                 if target is not None and target is not symbol:
                     extra.update(target.params or ())
                     extra.update(target.documented_keywords)
             if extra:
                 symbol.documented_keywords = sorted(set(symbol.documented_keywords) | extra)
+            forwarded = _keywords_of(KNOWN_FORWARDS.get(symbol.name))
+            if forwarded is not None:
+                symbol.documented_keywords = sorted(forwarded)
+                continue
             named = set(symbol.documented_keywords) - set(symbol.params or ())
             if len(named) < MIN_CLOSED_KEYWORDS:
                 symbol.documented_keywords = []  # too few named: the docs do not close the list
