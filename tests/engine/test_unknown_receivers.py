@@ -12,6 +12,11 @@ from docvouch.ingest.builder import IngestOptions, ingest_folder
 from docvouch.store import current_index
 
 
+def contradicted(engine: Engine, answer: str) -> list[str]:
+    """The reasons of the answer's contradicted claims."""
+    return [c["reason"] for c in engine.verify(answer)["claims"] if c["verdict"] == "contradicted"]
+
+
 def verdict_of(engine: Engine, text: str) -> tuple[str, str]:
     claim = engine.verify(text)["claims"][0]
     return claim["verdict"], claim["reason"]
@@ -75,9 +80,7 @@ def test_a_corpus_without_classes_contradicts_no_method(tmp_path: Path) -> None:
     "Put the settings in a file called logging.ini next to the script.",
 ])
 def test_correct_code_is_not_contradicted(engine: Engine, answer: str) -> None:
-    contradicted = [c["reason"] for c in engine.verify(answer)["claims"]
-                    if c["verdict"] == "contradicted"]
-    assert contradicted == []
+    assert contradicted(engine, answer) == []
 
 
 @pytest.mark.parametrize(("answer", "needle"), [
@@ -90,8 +93,7 @@ def test_correct_code_is_not_contradicted(engine: Engine, answer: str) -> None:
 ])
 def test_invented_methods_on_inferred_types_are_still_caught(engine: Engine, answer: str,
                                                               needle: str) -> None:
-    reasons = [c["reason"] for c in engine.verify(answer)["claims"]
-               if c["verdict"] == "contradicted"]
+    reasons = contradicted(engine, answer)
     assert any(needle in reason for reason in reasons), reasons
 
 
@@ -104,9 +106,7 @@ def test_invented_methods_on_inferred_types_are_still_caught(engine: Engine, ans
     "subprocess.check_call([\"make\"], cwd=\"build\", timeout=60)\n```",
 ])
 def test_keywords_a_call_passes_on_are_accepted(engine: Engine, answer: str) -> None:
-    contradicted = [c["reason"] for c in engine.verify(answer)["claims"]
-                    if c["verdict"] == "contradicted"]
-    assert contradicted == []
+    assert contradicted(engine, answer) == []
 
 
 @pytest.mark.parametrize(("answer", "keyword"), [
@@ -116,6 +116,5 @@ def test_keywords_a_call_passes_on_are_accepted(engine: Engine, answer: str) -> 
      "parser.add_argument(\"--n\", default_value=1)\n```", "default_value"),
 ])
 def test_keywords_nothing_accepts_are_caught(engine: Engine, answer: str, keyword: str) -> None:
-    reasons = [c["reason"] for c in engine.verify(answer)["claims"]
-               if c["verdict"] == "contradicted"]
+    reasons = contradicted(engine, answer)
     assert any(keyword in reason for reason in reasons), reasons

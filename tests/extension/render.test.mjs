@@ -11,18 +11,30 @@ const ANSWER_HTML = `<div data-message-author-role="assistant"><div class="markd
   <pre><code class="language-python">if os.path.isdirectory(p):\n    pass</code></pre>
 </div></div>`;
 
-/** A chat page with one answer, the controller wired to a fake background returning `result`. */
-async function renderedPage(result, { beforeScripts } = {}) {
-  const runtime = fakeContentRuntime(async (message) =>
-    message.type === "cs-bg-verify" ? { ok: true, result } : { ok: true, enabled: true, mode: "auto" });
+/** The chat page with its answer handed to the controller, wired to a fake background. */
+async function handledPage(onMessage, { beforeScripts, maxChars } = {}) {
+  const runtime = fakeContentRuntime(onMessage);
   const page = loadSitePage("chatgpt", `<main>${ANSWER_HTML}</main>`, { chrome: runtime.api, beforeScripts });
   const { DocVouch, document } = page;
   const answer = document.getElementById("answer");
-  const extraction = DocVouch.extract.read(answer, DocVouch.adapters.get("chatgpt"));
+  const adapter = DocVouch.adapters.get("chatgpt");
+  const extraction = DocVouch.extract.read(answer, maxChars ? { ...adapter, maxChars } : adapter);
   const controller = DocVouch.createAnswerController({ doc: document, send: DocVouch.sendToBackground });
   await controller.handleAnswer({ answer, extraction, key: DocVouch.textKey(extraction.text) });
   const badge = document.querySelector("docvouch-badge");
   return { ...page, answer, extraction, badge, runtime };
+}
+
+/** A chat page with one answer, the fake background returning `result`. */
+function renderedPage(result, options = {}) {
+  return handledPage(async (message) =>
+    message.type === "cs-bg-verify" ? { ok: true, result } : { ok: true, enabled: true, mode: "auto" }, options);
+}
+
+/** The chat page with its answer handled in on-click mode: a badge waiting for Verify. */
+function clickModePage() {
+  return handledPage(async (message) =>
+    message.type === "cs-bg-verify" ? { ok: true, result: verifyResult([]) } : { ok: true, enabled: true, mode: "click" });
 }
 
 function claimFor(text, needle, fields) {
@@ -78,14 +90,8 @@ describe("badge", () => {
 
   test("shows unavailable with a Retry button, and Retry sends one new request", async () => {
     let reply = { ok: false, state: "unavailable", detail: "service not reachable" };
-    const runtime = fakeContentRuntime(async (message) => (message.type === "cs-bg-verify" ? reply : { ok: true, enabled: true, mode: "auto" }));
-    const page = loadSitePage("chatgpt", `<main>${ANSWER_HTML}</main>`, { chrome: runtime.api });
-    const { DocVouch, document } = page;
-    const answer = document.getElementById("answer");
-    const extraction = DocVouch.extract.read(answer, DocVouch.adapters.get("chatgpt"));
-    const controller = DocVouch.createAnswerController({ doc: document, send: DocVouch.sendToBackground });
-    await controller.handleAnswer({ answer, extraction, key: DocVouch.textKey(extraction.text) });
-    const badge = document.querySelector("docvouch-badge");
+    const { DocVouch, badge, runtime } = await handledPage(async (message) =>
+      (message.type === "cs-bg-verify" ? reply : { ok: true, enabled: true, mode: "auto" }));
     assert.equal(badge.dataset.state, "unavailable");
     assert.match(DocVouch.render.dom.rootOf(badge).querySelector(".dv-summary").textContent, /unavailable · service not reachable/);
 
@@ -97,13 +103,7 @@ describe("badge", () => {
   });
 
   test("in on-click mode nothing is sent until the user clicks Verify", async () => {
-    const runtime = fakeContentRuntime(async (message) =>
-      message.type === "cs-bg-verify" ? { ok: true, result: verifyResult([]) } : { ok: true, enabled: true, mode: "click" });
-    const { DocVouch, document } = loadSitePage("chatgpt", `<main>${ANSWER_HTML}</main>`, { chrome: runtime.api });
-    const answer = document.getElementById("answer");
-    const extraction = DocVouch.extract.read(answer, DocVouch.adapters.get("chatgpt"));
-    const controller = DocVouch.createAnswerController({ doc: document, send: DocVouch.sendToBackground });
-    await controller.handleAnswer({ answer, extraction, key: DocVouch.textKey(extraction.text) });
+    const { DocVouch, document, runtime, extraction } = await clickModePage();
     const badge = document.querySelector("docvouch-badge");
     assert.equal(badge.dataset.state, "idle");
     assert.equal(runtime.sent.some((m) => m.type === "cs-bg-verify"), false);
@@ -121,13 +121,7 @@ describe("what a chat site's own scripts can reach", () => {
   });
 
   test("a scripted click neither sends the answer in on-click mode nor opens the claims", async () => {
-    const runtime = fakeContentRuntime(async (message) =>
-      message.type === "cs-bg-verify" ? { ok: true, result: verifyResult([]) } : { ok: true, enabled: true, mode: "click" });
-    const { DocVouch, document } = loadSitePage("chatgpt", `<main>${ANSWER_HTML}</main>`, { chrome: runtime.api });
-    const answer = document.getElementById("answer");
-    const extraction = DocVouch.extract.read(answer, DocVouch.adapters.get("chatgpt"));
-    const controller = DocVouch.createAnswerController({ doc: document, send: DocVouch.sendToBackground });
-    await controller.handleAnswer({ answer, extraction, key: DocVouch.textKey(extraction.text) });
+    const { DocVouch, document, runtime, extraction } = await clickModePage();
     const root = DocVouch.render.dom.rootOf(document.querySelector("docvouch-badge"));
     root.querySelector(".dv-action").click();  // untrusted, as a page's element.click() is
     await new Promise((resolve) => setImmediate(resolve));
@@ -204,15 +198,9 @@ describe("when the background cannot be reached", () => {
 
 describe("an answer over the size limit", () => {
   test("the badge says only the first part was checked when the extension cut it", async () => {
-    const runtime = fakeContentRuntime(async (message) =>
-      message.type === "cs-bg-verify" ? { ok: true, result: verifyResult([]) } : { ok: true, enabled: true, mode: "auto" });
-    const { DocVouch, document } = loadSitePage("chatgpt", `<main>${ANSWER_HTML}</main>`, { chrome: runtime.api });
-    const answer = document.getElementById("answer");
-    const extraction = DocVouch.extract.read(answer, { ...DocVouch.adapters.get("chatgpt"), maxChars: 30 });
+    const { DocVouch, badge, extraction } = await renderedPage(verifyResult([]), { maxChars: 30 });
     assert.equal(extraction.truncated, true);
-    const controller = DocVouch.createAnswerController({ doc: document, send: DocVouch.sendToBackground });
-    await controller.handleAnswer({ answer, extraction, key: DocVouch.textKey(extraction.text) });
-    const footer = DocVouch.render.dom.rootOf(document.querySelector("docvouch-badge")).querySelector(".dv-footer");
+    const footer = DocVouch.render.dom.rootOf(badge).querySelector(".dv-footer");
     assert.match(footer.textContent, /only the first part of the answer was checked/);
   });
 });
