@@ -56,7 +56,9 @@ def test_forwarded_keywords_are_accepted(engine) -> None:
 
 def test_real_names_are_found(engine) -> None:
     for name in ("os.path.isdir", "os.makedirs", "json.dumps", "pathlib.Path.glob", "sorted",
-                 "collections.OrderedDict.move_to_end", "sys.stdout", "str.startswith"):
+                 "collections.OrderedDict.move_to_end", "sys.stdout", "str.startswith",
+                 # imported from the package's own submodule, missing from 3.11.2's __all__
+                 "asyncio.TaskGroup"):
         assert check(engine, name).status == "found", name
 
 

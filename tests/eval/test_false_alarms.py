@@ -8,7 +8,7 @@ from docvouch.engine import Engine
 
 ANSWERS = Path(__file__).resolve().parents[2] / "bench" / "correct_answers"
 # Contradicted claims on the 65 answers: 130 before session 9's fixes. It may only go down.
-CEILING = 17
+CEILING = 14
 
 
 def test_correct_answers_raise_few_false_alarms(engine: Engine) -> None:

@@ -313,6 +313,13 @@ class ApiWalker:
         names = getattr(module, "__all__", None)
         if not isinstance(names, (list, tuple)):
             names = [n for n in vars(module) if not n.startswith("_")]
+        elif hasattr(module, "__path__"):
+            # A package's __all__ can miss what it imports from its own submodules (3.11.2's
+            # asyncio lacks TaskGroup): those are public all the same.
+            names = [*names, *(n for n, v in vars(module).items() if not n.startswith("_")
+                               and (inspect.isclass(v) or inspect.isroutine(v))
+                               and (getattr(v, "__module__", None) or "").startswith(
+                                   module.__name__ + "."))]
         for name in sorted(set(names)):
             if not isinstance(name, str) or name.startswith("_"):
                 continue
