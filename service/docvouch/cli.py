@@ -250,9 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--format", choices=("text", "json"), default="text",
                         help="text for people (default), json: the API's response body")
     search.add_argument("--corpus", default=_env_corpus(),
-                        help="corpus to search (env DOCVOUCH_CORPUS or DOCVOUCH_DEFAULT_CORPUS; "
-                        "default "
-                        f"{DEFAULT_CORPUS!r})")
+                        help="corpus to search (env DOCVOUCH_CORPUS or "
+                        f"DOCVOUCH_DEFAULT_CORPUS; default {DEFAULT_CORPUS!r})")
     search.set_defaults(func=cmd_search)
 
     corpus = sub.add_parser("corpus", help="list, inspect or build corpora")

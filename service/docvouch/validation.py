@@ -47,9 +47,10 @@ VERIFY_FIELDS = frozenset({"text", "source", "options"})
 OPTION_FIELDS = frozenset({"corpus", "top_k", "max_claims"})
 
 
-# What aiohttp decompresses here: one coding per body, brotli and zstd only when their
-# modules are installed. Anything else would reach the JSON parser still encoded.
-CONTENT_ENCODINGS = frozenset({"identity", "gzip", "x-gzip", "deflate"}
+# What aiohttp decompresses here (its parser knows gzip, deflate, br and zstd, not x-gzip):
+# one coding per body, brotli and zstd only when their modules are installed. Anything else
+# would reach the JSON parser still encoded.
+CONTENT_ENCODINGS = frozenset({"identity", "gzip", "deflate"}
                               | ({"br"} if getattr(compression_utils, "HAS_BROTLI", False)
                                  else set())
                               | ({"zstd"} if getattr(compression_utils, "HAS_ZSTD", False)
