@@ -42,6 +42,10 @@ class RefContext:
     # every name the answer's code binds (assigned, looped over, a parameter, `as` target):
     # what it holds comes from the code, so its name says nothing about its type
     bound: set[str] = field(default_factory=set)
+    modules: set[str] = field(default_factory=set)  # dotted names imported with `import`
+    # functions the answer defines under a decorator: the decorator decides their
+    # attributes (`@lru_cache def fib` has `fib.cache_info()`), so none is checked
+    decorated: set[str] = field(default_factory=set)
 
 
 # Variable names that, in answers, nearly always hold one builtin type.
@@ -130,6 +134,10 @@ def learn_names(blocks: list[str], ctx: RefContext) -> None:
                 collector.note_class(node)
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 ctx.defined.add(node.name)
+                if node.decorator_list and not isinstance(node, ast.ClassDef):
+                    ctx.decorated.add(node.name)
+            elif isinstance(node, ast.Import):
+                ctx.modules.update(alias.name for alias in node.names)
             elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
                 ctx.defined.add(node.attr)
             elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
@@ -308,7 +316,9 @@ class _RefCollector:
                 if callee_resolved in RETURNS:
                     return RETURNS[callee_resolved]
                 owner, _, method = callee_resolved.rpartition(".")
-                if owner and (method in SAME_TYPE or method.startswith("from")) and (
+                # a module named like a class (`xml.etree.ElementTree.fromstring()`) is not one
+                if owner and owner not in self.ctx.modules and (
+                        method in SAME_TYPE or method.startswith("from")) and (
                         owner.rsplit(".", 1)[-1][:1].isupper() or owner in _NAME_TYPES.values()):
                     return owner  # Path.home(), datetime.now(), p.with_suffix(): same class
                 return callee_resolved
@@ -365,6 +375,8 @@ class _RefCollector:
         if written is None:
             return None
         if written in _TRIVIAL_BUILTINS and not keywords:
+            return None
+        if written.partition(".")[0] in self.ctx.decorated and "." in written:
             return None
         name, typed = self.resolve(written)
         return SymbolRef(name, written, "call", keywords, receiver_typed=typed)

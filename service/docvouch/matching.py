@@ -210,7 +210,7 @@ def settled_by_symbols(claim: Claim, checks: list[SymbolCheck]) -> bool:
     """Code whose every name is documented, with no version or default to compare: ``judge``
     calls it supported from the symbol table alone, so retrieval can skip it (its evidence
     is the symbols' own passages, which the caller always supplies)."""
-    if not checks or claim.versions or _mentions_default(claim.text):
+    if not checks or claim.versions or _states_default(claim):
         return False
     if any(c.status != "found" for c in checks) or all(c.evidence_symbol is None for c in checks):
         return False
@@ -415,15 +415,27 @@ def _version_conflict(claim: Claim, checks: list[SymbolCheck], scored: list[_Sco
             own.extend((n, p.candidate.passage)
                        for p in scored[:1] for n in check.symbol.version_notes)
     notes: list[tuple[VersionNote, Passage]] = []
+    speaking: list[tuple[VersionNote, Passage]] = []  # from passages that state the claim
     for s in scored[:3]:
-        notes.extend((n, s.candidate.passage) for n in s.candidate.passage.version_notes)
+        found = [(n, s.candidate.passage) for n in s.candidate.passage.version_notes]
+        notes.extend(found)
+        if s.coverage >= PARTIAL_COVERAGE and s.alignment >= SUPPORTED_ALIGNMENT:
+            speaking.extend(found)
     for kind, verb in _VERSION_VERBS.items():
         if not verb.search(claim.plain):
             continue
         # The claim's own symbol dates it; a neighbour's note ("harmonic_mean: new in 3.6")
         # counts only when the symbol carries no note of that kind.
-        documented = [(n, p) for n, p in own if n.kind == kind] or \
-            [(n, p) for n, p in notes if n.kind == kind]
+        documented = [(n, p) for n, p in own if n.kind == kind]
+        if not documented:
+            # A page's notes date several features, and prose verbs are loose ("since 3.7"
+            # for "Changed in version 3.7: dict order is guaranteed"): a neighbour's note of
+            # any kind that gives the claim's version means the page agrees.
+            if any(n.version in claim.versions for n, _ in notes):
+                return None
+            # only a page whose words line up with the claim's dates what it claims (the
+            # debugger's "-c option is introduced" note does not date f-strings)
+            documented = [(n, p) for n, p in speaking if n.kind == kind]
         if not documented:
             continue
         if any(n.version in claim.versions for n, _ in documented):
@@ -445,23 +457,39 @@ def _mentions_default(text: str) -> bool:
     return ("default" in lower or "leave " in lower) and bool(_DEFAULT_WORD_RE.search(text))
 
 
+def _states_default(claim: Claim) -> bool:
+    """Prose that speaks of a default ("`maxsize` defaults to 128"). Inside code the word is
+    a keyword argument (`json.dumps(obj, default=str)`, `max(xs, default=0)`): usage, not
+    a statement about what happens when it is left out."""
+    return claim.kind == "prose" and _mentions_default(_strip_code(claim.text))
+
+
 _SIG_DEFAULT_RE = re.compile(r"([A-Za-z_]\w*)=('[^']*'|\"[^\"]*\"|-?[\w.+-]+)")
-_LITERAL_RE = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?(?:e-?\d+)?|True|False|None)(?![\w.])"
+# A literal may end a sentence ("defaults to 8."), not a dotted name or version ("3.8.1").
+_LITERAL_RE = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?(?:e-?\d+)?|True|False|None)(?!\w|\.\w)"
                          r"|[\"']([^\"'`]{1,20})[\"']", re.I)
 
 
 def _default_conflict(claim: Claim, checks: list[SymbolCheck], candidates: list[Candidate]
                       ) -> tuple[str, dict] | None:
     """A claim that states a parameter's default ("`maxsize` defaults to 256") vs the signature."""
-    if not _mentions_default(claim.text):
+    if not _states_default(claim):
         return None
-    values = _claim_literals(claim.text)
+    # "defaults to 8 since Python 3.8": the version is not a value
+    values = _claim_literals(claim.text) - {_normalise_literal(v) for v in claim.versions}
     if not values:
         return None
     words = re.findall(r"[a-z_][a-z0-9_]*", claim.text.lower())
     for title, url, signature in _signatures(checks, candidates):
         for param, default in _SIG_DEFAULT_RE.findall(signature):
             if not _mentions_param(param, words):
+                continue
+            if not _LITERAL_RE.fullmatch(default):
+                continue  # a placeholder (`max(iterable, *[, default=obj])`): no value to compare
+            if default == "None" and url:
+                # None stands for a value the prose gives ("if omitted, level defaults to
+                # INFO"): compared only in a signature of a name the claim itself uses,
+                # not one retrieval found for its words
                 continue
             documented = _normalise_literal(default)
             if documented in values:
@@ -512,9 +540,21 @@ def _claim_literals(text: str) -> set[str]:
             kept.append(m.group(1))
     prose = " ".join([re.sub(r"`[^`]*`", " ", text), *kept])
     out = set()
-    for number_or_const, quoted in _LITERAL_RE.findall(prose):
+    for match in _LITERAL_RE.finditer(prose):
+        number_or_const, quoted = match.groups()
+        if number_or_const and _in_expression(prose, match.start(), match.end()):
+            continue  # "defaults to min(32, os.cpu_count() + 4)" states a formula, not 32
         out.add(_normalise_literal(number_or_const or f"'{quoted}'"))
     return out
+
+
+def _in_expression(text: str, start: int, end: int) -> bool:
+    """A number that is an operand or an argument: next to an operator, or between "(" and
+    "," or "," and ")". A parenthesis alone is prose: "`maxsize` (default 128)"."""
+    before, after = text[:start].rstrip()[-1:], text[end:].lstrip()[:1]
+    if before in ("+", "*", "/") or after in ("+", "*", "/"):
+        return True
+    return (before, after) in (("(", ","), (",", ")"), (",", ","))
 
 
 def _normalise_literal(raw: str) -> str:

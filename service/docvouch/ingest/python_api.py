@@ -152,12 +152,18 @@ def _signature_from_doc(obj: object) -> tuple[str, list[str] | None, bool]:
     doc = inspect.getdoc(obj) or ""
     forms: list[str] = []
     for line in doc.split("\n\n", 1)[0].splitlines():
+        if line[:1].isspace():
+            continue  # a form's description goes on, indented ("dict(mapping) -> ...")
         match = _DOCSIG_RE.match(line)
         if match is None:
             break  # the forms are the docstring's first lines; a later "f(x)" is an example
         forms.append(match.group(1))
     if not forms:
         return "", None, False
+    if any(re.fullmatch(r"\s*\*\*\w+\s*", inner) for inner in forms):
+        # "dict(**kwargs) -> ... initialized with the name=value pairs": any keyword is
+        # valid, and the names in its description are examples: nothing to check against
+        return f"({forms[0]})", None, True
     keywords: list[str] = []
     for inner in forms:
         names = re.findall(r"\*{0,2}([A-Za-z_]\w*)", inner)
@@ -313,13 +319,8 @@ class ApiWalker:
         names = getattr(module, "__all__", None)
         if not isinstance(names, (list, tuple)):
             names = [n for n in vars(module) if not n.startswith("_")]
-        elif hasattr(module, "__path__"):
-            # A package's __all__ can miss what it imports from its own submodules (3.11.2's
-            # asyncio lacks TaskGroup): those are public all the same.
-            names = [*names, *(n for n, v in vars(module).items() if not n.startswith("_")
-                               and (inspect.isclass(v) or inspect.isroutine(v))
-                               and (getattr(v, "__module__", None) or "").startswith(
-                                   module.__name__ + "."))]
+        else:
+            names = [*names, *self._unlisted_exports(module)]
         for name in sorted(set(names)):
             if not isinstance(name, str) or name.startswith("_"):
                 continue
@@ -331,6 +332,24 @@ class ApiWalker:
                     and not self._defined_in(obj, module)):
                 continue
             yield name, obj
+
+    @staticmethod
+    def _unlisted_exports(module: types.ModuleType) -> list[str]:
+        """Public classes and functions an ``__all__`` misses, all the same part of the module:
+        what a package imports from its own submodules (3.11.2's asyncio lacks TaskGroup), and
+        what a module takes from its C accelerator only when it is there (``hashlib.scrypt``
+        from ``_hashlib``, present when OpenSSL has it)."""
+        own = module.__name__ + "."
+        accelerator = "_" + module.__name__.rsplit(".", 1)[-1]
+        package = hasattr(module, "__path__")
+        out = []
+        for name, value in vars(module).items():
+            if name.startswith("_") or not (inspect.isclass(value) or inspect.isroutine(value)):
+                continue
+            owner = getattr(value, "__module__", None) or ""
+            if (package and owner.startswith(own)) or owner == accelerator:
+                out.append(name)
+        return out
 
     @staticmethod
     def _defined_in(obj: object, module: types.ModuleType) -> bool:

@@ -35,7 +35,7 @@ DOCS_ROOT = f"https://docs.python.org/{PY_VERSION}/"
 CORPUS_NAME = "python"
 # Bumped whenever what introspection records changes: a default corpus built by another
 # builder version is rebuilt on next use.
-BUILDER_VERSION = 6
+BUILDER_VERSION = 7
 
 # Modules whose import does something visible (opens a browser, prints, needs a GUI loop),
 # is platform-specific, deprecated tooling, or test-suite scaffolding.

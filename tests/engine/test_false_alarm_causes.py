@@ -1,0 +1,131 @@
+"""Correct statements that used to be contradicted, one cause each, beside the wrong statement
+of the same shape that must still be caught (bench/correct_answers/README.md lists them)."""
+
+from __future__ import annotations
+
+import hashlib
+import types
+
+import pytest
+
+from docvouch.engine import Engine
+from docvouch.ingest.python_api import ApiWalker, _signature_from_doc
+
+
+def verdicts(engine: Engine, answer: str) -> list[tuple[str, str, str]]:
+    return [(c["verdict"], c["text"], c["reason"]) for c in engine.verify(answer)["claims"]]
+
+
+def contradicted(engine: Engine, answer: str) -> list[tuple[str, str]]:
+    return [(text, reason) for verdict, text, reason in verdicts(engine, answer)
+            if verdict == "contradicted"]
+
+
+@pytest.mark.parametrize("answer", [
+    "```python\nimport json\nfrom datetime import datetime\n\n"
+    "print(json.dumps({\"when\": datetime.now()}, default=str))\n```\n",
+    "```python\nnew_id = max(todos, default=0) + 1\n```\n",
+    "`max(todos, default=0)` returns 0 when the list is empty instead of raising "
+    "`ValueError`.",
+])
+def test_a_keyword_named_default_is_usage_not_a_claim_about_defaults(
+        engine: Engine, answer: str) -> None:
+    assert contradicted(engine, answer) == []
+
+
+def test_a_placeholder_default_is_not_compared(engine: Engine) -> None:
+    # max(iterable, *[, default=obj, key=func]): "obj" names no value
+    answer = "If you leave `default` out, `max()` raises on an empty iterable; it defaults " \
+             "to None only in your own wrapper."
+    assert contradicted(engine, answer) == []
+
+
+def test_a_default_given_as_a_formula_is_not_read_as_its_numbers(engine: Engine) -> None:
+    formula = ("For `concurrent.futures.ThreadPoolExecutor`, `max_workers` defaults to "
+               "min(32, os.cpu_count() + 4).")
+    assert contradicted(engine, formula) == []
+    wrong = "For `concurrent.futures.ThreadPoolExecutor`, `max_workers` defaults to 8."
+    assert [reason for _, reason in contradicted(engine, wrong)] == [
+        "the documented default of `max_workers` is None, the claim says 8.0"]
+
+
+def test_a_wrong_default_is_still_caught(engine: Engine) -> None:
+    wrong = "By default `math.isclose()` uses a relative tolerance `rel_tol` of 1e-05."
+    assert len(contradicted(engine, wrong)) == 1
+
+
+def test_a_version_any_note_on_the_page_gives_is_not_contradicted(engine: Engine) -> None:
+    # the page's notes: changed 3.7 (insertion order), changed 3.8 (reversible), new 3.10
+    # (the views' `mapping`): "since" matches a note of another kind
+    answer = ("Since Python 3.7, dictionaries preserve insertion order as part of the "
+              "language specification. Since Python 3.8, dictionaries and their views are "
+              "reversible with `reversed()`.")
+    assert contradicted(engine, answer) == []
+
+
+def test_a_version_no_note_on_the_page_gives_is_still_caught(engine: Engine) -> None:
+    wrong = "The `match` statement was added in Python 3.8 for structural pattern matching."
+    assert [reason for _, reason in contradicted(engine, wrong)] == [
+        "the docs say added in version 3.10, the claim says 3.8"]
+
+
+def test_a_module_named_like_a_class_is_not_the_type_of_its_factories(engine: Engine) -> None:
+    answer = ("```python\nimport xml.etree.ElementTree as ET\n\n"
+              "root = ET.fromstring(\"<items><item id='1'>Pen</item></items>\")\n"
+              "for item in root.iter(\"item\"):\n    print(item.get(\"id\"), item.text)\n```\n")
+    assert contradicted(engine, answer) == []
+    # a class's own from-constructor still types its result
+    wrong = ("```python\nfrom decimal import Decimal\n\n"
+             "d = Decimal.from_float(0.5)\nprint(d.round_to(2))\n```\n")
+    assert [text for text, _ in contradicted(engine, wrong)] == ["print(d.round_to(2))"]
+
+
+def test_a_decorated_function_keeps_what_its_decorator_adds(engine: Engine) -> None:
+    answer = ("```python\nfrom functools import lru_cache\n\n@lru_cache(maxsize=None)\n"
+              "def fib(n: int) -> int:\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n\n"
+              "print(fib.cache_info())\nfib.cache_clear()\n```\n")
+    assert contradicted(engine, answer) == []
+
+
+def test_a_builtin_with_a_keywords_form_takes_any_keyword(engine: Engine) -> None:
+    assert _signature_from_doc(dict) == ("()", None, True)
+    answer = "```python\nuser = dict(name=\"Ada\", role=\"admin\", active=True)\n```\n"
+    assert contradicted(engine, answer) == []
+    wrong = "```python\nprint(sorted(words, reversed=True))\n```\n"
+    assert len(contradicted(engine, wrong)) == 1
+
+
+def test_continuation_lines_do_not_end_a_docstrings_forms() -> None:
+    def tally() -> None: ...
+    tally.__doc__ = ("tally() -> new empty tally\ntally(counts) -> a tally of the counts\n"
+                     "    given, one line per key\ntally(iterable, start) -> the same\n\n"
+                     "A later example: tally(x=1) is not a form.")
+    # inspect.signature would read the def; the docstring path is the builtins' one
+    assert _signature_from_doc(tally) == ("()", ["counts", "iterable", "start"], False)
+
+
+def test_names_a_module_takes_from_its_accelerator_are_documented() -> None:
+    module = types.ModuleType("tally")
+    module.__all__ = ["count"]
+
+    def count() -> int:
+        return 0
+
+    def fast_sum() -> int:
+        """Sum quickly (only when the C library has it)."""
+        return 0
+
+    def helper() -> int:
+        return 0
+
+    count.__module__ = "tally"
+    fast_sum.__module__ = "_tally"  # what `from _tally import fast_sum` leaves
+    helper.__module__ = "elsewhere"
+    module.count, module.fast_sum, module.helper = count, fast_sum, helper
+    assert ApiWalker._unlisted_exports(module) == ["fast_sum"]
+
+
+def test_hashlib_scrypt_is_documented_where_the_interpreter_has_it(engine: Engine) -> None:
+    # present when the interpreter's OpenSSL has scrypt (Debian's does); absent, it is wrong
+    answer = "For passwords, use `hashlib.scrypt()` with a random salt."
+    assert (contradicted(engine, answer) == []) == hasattr(hashlib, "scrypt")
