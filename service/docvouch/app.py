@@ -16,8 +16,6 @@ mapped) and a SIGTERM during loading still exits cleanly.
 from __future__ import annotations
 
 import asyncio
-import os
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import resources
@@ -51,16 +49,15 @@ from docvouch.logs import get_logger
 from docvouch.metrics import Metrics
 from docvouch.openapi import openapi_bytes
 from docvouch.pool import WorkerPool
+from docvouch.response_headers import harden, request_id_of
 from docvouch.settings import Settings
 from docvouch.validation import BodyBudget
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-API_CSP = "default-src 'none'; frame-ancestors 'none'"
 CORS_METHODS = "GET, POST"
 CORS_HEADERS = "Authorization, Content-Type, X-Request-ID"  # clients may name their request
 CORS_EXPOSE = "Retry-After, X-Request-ID, X-DocVouch-Cache, Server-Timing"
 CORS_MAX_AGE_S = "600"
-_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 STATIC_TYPES = {"index.html": "text/html; charset=utf-8",
                 "app.js": "text/javascript; charset=utf-8",
                 "app.css": "text/css; charset=utf-8"}
@@ -185,8 +182,7 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
     """
     started = time.perf_counter()
     app = request.app
-    incoming = request.headers.get("X-Request-ID", "")
-    request_id = incoming if incoming and _REQUEST_ID_RE.match(incoming) else os.urandom(16).hex()
+    request_id = request_id_of(request)
     request[REQUEST_ID] = request_id
     request[DEADLINE] = asyncio.get_running_loop().time() + app[SETTINGS].request_deadline_s
     request[LOG_EXTRA] = {}
@@ -344,10 +340,7 @@ def _refuse_foreign_browser(request: web.Request, settings: Settings) -> None:
 async def _on_prepare(request: web.Request, response: web.StreamResponse) -> None:
     """Headers for every response: hardening, and CORS for allowed origins."""
     headers = response.headers
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "no-referrer")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Content-Security-Policy", API_CSP)
+    harden(headers)
     settings = request.app[SETTINGS]
     if settings.cors_origins:
         headers.add("Vary", "Origin")

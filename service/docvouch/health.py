@@ -35,7 +35,9 @@ from aiohttp import web
 
 from docvouch import __version__, problems
 from docvouch.errors import DocVouchError
+from docvouch.keys import REQUEST_ID
 from docvouch.logs import get_logger
+from docvouch.response_headers import harden, request_id_of
 
 BEAT_S = 0.1  # how often the service's loop publishes its snapshot
 BACKLOG = 128  # the health port's accept queue (probes come a few a second)
@@ -110,6 +112,7 @@ class HealthPort:
 
     async def _serve(self) -> None:
         app = web.Application(middlewares=[_problems])
+        app.on_response_prepare.append(_on_prepare)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
         runner = web.AppRunner(app, handle_signals=False, access_log=None,
@@ -157,7 +160,9 @@ class HealthPort:
 
 @web.middleware
 async def _problems(request: web.Request, handler: Any) -> web.StreamResponse:
-    """aiohttp's 404/405 as problem+json, as on the service's port."""
+    """aiohttp's 404/405 as problem+json, as on the service's port, with the request id."""
+    request_id = request_id_of(request)
+    request[REQUEST_ID] = request_id
     try:
         return await handler(request)
     except web.HTTPException as exc:
@@ -165,8 +170,18 @@ async def _problems(request: web.Request, handler: Any) -> web.StreamResponse:
             raise
         if exc.status == 404:
             return problems.problem(404, "not_found", "Not found",
-                                    "the health port answers GET /healthz and /readyz only")
-        return problems.from_http(exc, request)
+                                    "the health port answers GET /healthz and /readyz only",
+                                    request_id=request_id)
+        return problems.from_http(exc, request, request_id=request_id)
+
+
+async def _on_prepare(request: web.Request, response: web.StreamResponse) -> None:
+    """The service port's hardening headers and request id here too (a proxy may expose
+    this port, and a probe's failure is found in the logs by its id)."""
+    harden(response.headers)
+    request_id = request.get(REQUEST_ID)
+    if request_id is not None:
+        response.headers["X-Request-ID"] = request_id
 
 
 async def publish_forever(port: HealthPort, readiness: Any) -> None:

@@ -66,6 +66,11 @@ def from_http(exc: web.HTTPException, request: web.Request, *,
     headers = {}
     extra: dict[str, Any] = {}
     detail = _HTTP_DETAILS.get(status, exc.text or exc.reason or title)
+    if status == 404:
+        near = _nearby_path(request)
+        if near is not None:
+            detail = f"there is no endpoint at this path; did you mean {near}? " \
+                     "The API is described at /openapi.json"
     if isinstance(exc, web.HTTPMethodNotAllowed):
         allowed = sorted(exc.allowed_methods)
         headers["Allow"] = ", ".join(allowed)
@@ -73,3 +78,14 @@ def from_http(exc: web.HTTPException, request: web.Request, *,
         detail = f"{request.method} is not allowed here; use {' or '.join(allowed)}"
     return problem(status, code, title, detail, request_id=request_id, extra=extra,
                    headers=headers)
+
+
+def _nearby_path(request: web.Request) -> str | None:
+    """The route a 404 most likely meant: without a trailing slash (``/healthz/``), or with
+    the API's version prefix (``/verify``)."""
+    path = request.path.rstrip("/")
+    routes = {resource.canonical for resource in request.app.router.resources()}
+    for candidate in (path, f"/v1{path}"):
+        if candidate and candidate != request.path and candidate in routes:
+            return candidate
+    return None

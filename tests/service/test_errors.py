@@ -37,6 +37,7 @@ async def assert_problem(response: ClientResponse, status: int, code: str) -> di
 # (name, method, path, headers, body, status, code)
 CASES: list[tuple[str, str, str, dict[str, str], bytes | None, int, str]] = [
     ("unknown path", "GET", "/v2/nothing", {}, None, 404, "not_found"),
+    ("a trailing slash", "GET", "/healthz/", {}, None, 404, "not_found"),
     ("unknown static file", "GET", "/static/secret.py", {}, None, 404, "not_found"),
     ("wrong method", "GET", "/v1/verify", {}, None, 405, "method_not_allowed"),
     ("options without cors", "OPTIONS", "/v1/verify", {"Origin": "https://evil.example",
@@ -133,6 +134,19 @@ async def test_schema_errors_name_the_field(shared: TestClient, body: bytes, fie
     assert response.status == 422
     assert problem["field"] == field
     assert problem["detail"].startswith(field + ":")
+
+
+@pytest.mark.parametrize(("path", "meant"), [("/healthz/", "/healthz"),
+                                             ("/verify", "/v1/verify"),
+                                             ("/corpus/", "/v1/corpus")])
+async def test_a_near_miss_404_names_the_route_it_likely_meant(
+        shared: TestClient, path: str, meant: str) -> None:
+    async with shared.get(path) as response:
+        body = await assert_problem(response, 404, "not_found")
+    assert f"did you mean {meant}?" in body["detail"]
+    async with shared.get("/v2/nothing") as response:
+        body = await assert_problem(response, 404, "not_found")
+    assert "did you mean" not in body["detail"]
 
 
 async def test_method_not_allowed_says_what_is(shared: TestClient) -> None:

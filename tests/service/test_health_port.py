@@ -10,7 +10,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 import aiohttp
@@ -36,6 +36,14 @@ def get(url: str) -> tuple[int, str, dict]:
         return exc.code, exc.headers["Content-Type"], orjson.loads(exc.read())
 
 
+def assert_hardened(headers: Mapping[str, str]) -> None:
+    """The service port's hardening headers (response_headers.harden)."""
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["Content-Security-Policy"].startswith("default-src 'none'")
+
+
 @contextlib.asynccontextmanager
 async def _ready_with_health_port(service_home: Path, tmp_path: Path
                                   ) -> AsyncIterator[tuple[ServerProcess, aiohttp.ClientSession]]:
@@ -59,15 +67,22 @@ async def test_the_health_port_answers_as_the_service_port_does(
         # the same readiness, published at most a tenth of a second apart
         assert health_body["corpora"] == main_body["corpora"]
         assert health_body["workers"]["alive"] == 1
-        async with session.get(health_base + "/healthz") as response:
+        async with session.get(health_base + "/healthz",
+                               headers={"X-Request-ID": "probe-7"}) as response:
             assert response.status == 200
             body = await response.json()
             assert body["status"] == "ok" and 0 <= body["loop_lag_ms"] < 10_000
+            assert_hardened(response.headers)
+            assert response.headers["X-Request-ID"] == "probe-7"
         for method, path, status in (("GET", "/v1/corpus", 404), ("POST", "/healthz", 405)):
             async with session.request(method, health_base + path) as response:
                 assert response.status == status
                 assert response.content_type == "application/problem+json"
-                assert (await response.json())["status"] == status
+                body = await response.json()
+                assert body["status"] == status
+                assert_hardened(response.headers)
+                assert body["request_id"] == response.headers["X-Request-ID"]
+                assert len(body["request_id"]) == 32  # none sent: a fresh one
         listening = server.wait_for_log("listening")
         assert listening["health_urls"] == [health_base]
 
