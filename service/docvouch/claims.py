@@ -88,7 +88,6 @@ class ClaimSet:
     truncated: bool
     imported_modules: frozenset[str] = frozenset()  # top-level modules the answer's code imports
     defined_names: frozenset[str] = frozenset()  # functions, methods, attributes it defines
-    bound_names: frozenset[str] = frozenset()  # variables and parameters its code binds
 
 
 def extract_claims(text: str, *, max_claims: int = 200, max_claim_chars: int = 1000) -> ClaimSet:
@@ -132,8 +131,7 @@ def extract_claims(text: str, *, max_claims: int = 200, max_claim_chars: int = 1
             claim.span = (claim.span[0], claim.span[0] + max_claim_chars)
             truncated = True
     modules = frozenset(target.split(".", 1)[0] for target in imports.values())
-    return ClaimSet(claims, truncated, modules, frozenset(context.defined),
-                    frozenset(context.bound))
+    return ClaimSet(claims, truncated, modules, frozenset(context.defined))
 
 
 def _line_starts(text: str) -> list[int]:

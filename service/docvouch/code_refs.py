@@ -28,6 +28,9 @@ class SymbolRef:
     kind: RefKind = "call"
     keywords: list[str] = field(default_factory=list)
     receiver_typed: bool = False  # the head was a variable whose type we inferred
+    # the head is a name the answer's code binds (a parameter, an assignment or loop target)
+    # whose type we do not know: `def valid(email): email.endswith(...)` names no module
+    local_head: bool = False
 
 
 @dataclass(slots=True)
@@ -287,6 +290,15 @@ class _RefCollector:
             return f"{_NAME_TYPES[head]}.{rest}", True
         return written, False
 
+    def ref(self, written: str, kind: RefKind, keywords: list[str] | None = None) -> SymbolRef:
+        """A reference to ``written``, resolved through the answer's imports and types."""
+        name, typed = self.resolve(written)
+        # Bound somewhere in the answer and not rewritten: even where an import of the same
+        # name exists elsewhere (`queue = deque()` in one block, `import queue` in another)
+        local = not typed and name == written and written.partition(".")[0] in self.ctx.bound
+        return SymbolRef(name, written, kind, keywords or [], receiver_typed=typed,
+                         local_head=local)
+
     def note_assignment(self, node: ast.Assign | ast.AnnAssign) -> None:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         for target in targets:
@@ -354,8 +366,7 @@ class _RefCollector:
             elif isinstance(sub, ast.Attribute) and id(sub) not in inner:
                 written = dotted_name(sub)
                 if written and self._worth_checking(written):
-                    name, typed = self.resolve(written)
-                    refs.append(SymbolRef(name, written, "attribute", receiver_typed=typed))
+                    refs.append(self.ref(written, "attribute"))
             elif isinstance(sub, ast.ImportFrom) and sub.module and sub.level == 0:
                 refs.extend(SymbolRef(f"{sub.module}.{a.name}", f"{sub.module}.{a.name}", "import")
                             for a in sub.names if a.name != "*")
@@ -378,8 +389,7 @@ class _RefCollector:
             return None
         if written.partition(".")[0] in self.ctx.decorated and "." in written:
             return None
-        name, typed = self.resolve(written)
-        return SymbolRef(name, written, "call", keywords, receiver_typed=typed)
+        return self.ref(written, "call", keywords)
 
     def _worth_checking(self, written: str) -> bool:
         head = written.split(".", 1)[0]
@@ -488,10 +498,9 @@ def _regex_refs(line: str, collector: _RefCollector) -> list[SymbolRef]:
     refs = []
     keywords = _KWARG_RE.findall(line)
     for m in _DOTTED_CALL_RE.finditer(line):
-        written = m.group(1)
-        name, typed = collector.resolve(written)
-        refs.append(SymbolRef(name, written, "call" if m.group(2) else "attribute",
-                              keywords if m.group(2) else [], receiver_typed=typed))
+        called = bool(m.group(2))
+        refs.append(collector.ref(m.group(1), "call" if called else "attribute",
+                                  keywords if called else []))
     return refs
 
 
@@ -518,9 +527,8 @@ def _bare_name_refs(written: str, called: bool, ctx: RefContext) -> list[SymbolR
     a third of the claim extraction's time went to ``ast.parse`` of such spans."""
     if called and written in _TRIVIAL_BUILTINS:
         return []
-    name, typed = _RefCollector(ctx, {}).resolve(written)
     kind: RefKind = "call" if called else "attribute" if "." in written else "mention"
-    return [SymbolRef(name, written, kind, [], receiver_typed=typed)]
+    return [_RefCollector(ctx, {}).ref(written, kind)]
 
 
 def parsed_inline_refs(code: str, ctx: RefContext) -> list[SymbolRef]:
@@ -534,9 +542,7 @@ def parsed_inline_refs(code: str, ctx: RefContext) -> list[SymbolRef]:
     if not refs and len(tree.body) == 1 and isinstance(tree.body[0], ast.Expr):
         written = dotted_name(tree.body[0].value)
         if written:
-            name, typed = collector.resolve(written)
-            kind = "attribute" if "." in written else "mention"
-            refs = [SymbolRef(name, written, kind, receiver_typed=typed)]
+            refs = [collector.ref(written, "attribute" if "." in written else "mention")]
     return refs
 
 
@@ -551,11 +557,12 @@ def prose_refs(text: str, ctx: RefContext) -> list[SymbolRef]:
             continue
         if len(written.split(".", 1)[0]) < 2:  # "e.g", "i.e": abbreviations, not names
             continue
-        name, typed = (ctx.aliases.get(written.split(".", 1)[0]) and \
-            (ctx.aliases[written.split(".", 1)[0]] + written[written.index("."):], False)) \
-            or (written, False)
-        refs.append(SymbolRef(name, written, "call" if m.group(2) else "attribute",
-                              receiver_typed=typed))
+        head = written.split(".", 1)[0]
+        kind: RefKind = "call" if m.group(2) else "attribute"
+        if head in ctx.aliases:  # explicit only: imports, not the types of variables
+            refs.append(SymbolRef(ctx.aliases[head] + written[len(head):], written, kind))
+        else:
+            refs.append(SymbolRef(written, written, kind, local_head=head in ctx.bound))
     return refs
 
 

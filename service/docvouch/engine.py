@@ -117,8 +117,8 @@ class Engine:
         # Calls on receivers of unknown type are checked against every documented class only
         # when the answer imports nothing the corpus does not document.
         in_corpus = all(module in self.symbols for module in claim_set.imported_modules)
-        own, bound = claim_set.defined_names, claim_set.bound_names
-        checks = [[self._check(ref, in_corpus, own, bound) for ref in claim.symbols]
+        own = claim_set.defined_names
+        checks = [[self._check(ref, in_corpus, own) for ref in claim.symbols]
                   for claim in claims]
         plain_terms = [tokenize(claim.plain) for claim in claims]
         # Code that only uses documented names is judged from the symbol table: no BM25.
@@ -147,14 +147,7 @@ class Engine:
             "took_ms": round((time.perf_counter() - started) * 1000, 2),
         }
 
-    def _check(self, ref: SymbolRef, in_corpus: bool, own: frozenset[str],
-               bound: frozenset[str] = frozenset()) -> SymbolCheck:
-        head, dot, _rest = ref.written.partition(".")
-        if dot and head in bound and not ref.receiver_typed and ref.name == ref.written \
-                and head in self.symbols and ref.name not in self.symbols:
-            # `def valid(email): email.endswith(...)`: a variable named like a module
-            return SymbolCheck(ref, "unverified",
-                               reason=f"`{head}` is a variable of the answer's code here")
+    def _check(self, ref: SymbolRef, in_corpus: bool, own: frozenset[str]) -> SymbolCheck:
         result = self.symbols.check(ref)
         if result.status == "unverified" and in_corpus and ref.name.rsplit(".", 1)[-1] not in own:
             return self.symbols.check_method_anywhere(ref) or result

@@ -153,6 +153,10 @@ class SymbolTable:
         if symbol is None and ref.written != ref.name:
             # prose says `datetime.UTC` (the module) even when the code imported the class
             symbol = self.by_name.get(ref.written)
+        if symbol is None and ref.local_head:
+            head = ref.written.partition(".")[0]
+            return SymbolCheck(ref, "unverified",
+                               reason=f"`{head}` is a variable of the answer's code here")
         if symbol is None:
             return self._missing(ref)
         if symbol.name in DYNAMIC_CLASSES:

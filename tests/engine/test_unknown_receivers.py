@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from docvouch.code_refs import RefContext, code_lines, learn_names, prose_refs
 from docvouch.engine import Engine
 from docvouch.ingest.builder import IngestOptions, ingest_folder
 from docvouch.store import current_index
@@ -75,6 +76,10 @@ def test_a_corpus_without_classes_contradicts_no_method(tmp_path: Path) -> None:
     "```python\ndef show(dates):\n    for d in dates:\n        print(d.isoformat())\n```",
     # a parameter named like a module is the parameter
     "```python\ndef valid(email):\n    return email.endswith(\".com\")\n```",
+    # ...even where another block imports the module of that name
+    "```python\nfrom collections import deque\n\nqueue = deque([1])\nfirst = queue.popleft()\n"
+    "queue.append(2)\n```\n\nBetween threads:\n\n```python\nimport queue\n\n"
+    "tasks = queue.Queue()\n```",
     # built-ins whose docstrings give several forms take the keywords of each
     "Parse hex with `int(\"ff\", base=16)`, which gives 255.",
     "Put the settings in a file called logging.ini next to the script.",
@@ -118,3 +123,15 @@ def test_keywords_a_call_passes_on_are_accepted(engine: Engine, answer: str) -> 
 def test_keywords_nothing_accepts_are_caught(engine: Engine, answer: str, keyword: str) -> None:
     reasons = contradicted(engine, answer)
     assert any(keyword in reason for reason in reasons), reasons
+
+
+def test_a_reference_through_a_variable_the_code_binds_is_marked_local() -> None:
+    code = "import json\n\ndef valid(email):\n    return email.endswith('.com')\n\n" \
+           "json.loads('{}')\n"
+    ctx = RefContext()
+    learn_names([code], ctx)
+    refs = {ref.written: ref for _, _, _, line_refs in code_lines(code, ctx) for ref in line_refs}
+    assert refs["email.endswith"].local_head
+    assert not refs["json.loads"].local_head
+    # prose written without backticks reads the same context
+    assert [ref.local_head for ref in prose_refs("Call email.endswith() on it.", ctx)] == [True]

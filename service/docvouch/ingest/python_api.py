@@ -19,7 +19,7 @@ import pkgutil
 import re
 import types
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from docvouch.passages import Passage, Symbol, VersionNote
@@ -36,20 +36,6 @@ _ADDRESS_RE = re.compile(r" at 0x[0-9a-fA-F]+")
 _DOCSIG_RE = re.compile(r"^\s*[\w.]+\((.*?)\)", re.DOTALL)
 _MAX_DOC_CHARS = 6000
 MIN_CLOSED_KEYWORDS = 3
-# `**kwargs` that the standard library passes on to a callable its docstring does not name:
-# the keywords accepted are that callable's (read from its signature when the index is built),
-# plus any given outright as "=name".
-_LOG_METHODS = ("debug", "info", "warning", "warn", "error", "exception", "critical", "fatal",
-                "log")
-KNOWN_FORWARDS: dict[str, tuple[str, ...]] = {
-    **{f"logging.Logger.{m}": ("logging.Logger._log",) for m in _LOG_METHODS},
-    **{f"logging.LoggerAdapter.{m}": ("logging.Logger._log",) for m in _LOG_METHODS},
-    **{f"logging.{m}": ("logging.Logger._log",) for m in _LOG_METHODS},
-    # `action` picks the Action class, `version` is read by action="version"
-    "argparse.ArgumentParser.add_argument": ("argparse.Action", "=action", "=version"),
-    "subprocess.call": ("subprocess.Popen",),
-    "subprocess.check_call": ("subprocess.Popen", "subprocess.call"),  # call adds timeout
-}
 # "returning a Pattern object", "Return a new Cursor": the class as the docs spell it.
 _RETURNS_RE = re.compile(r"\b[Rr]eturn(?:s|ing)?\s+(?:a|an|the)\s+(?:new\s+)?[`*]*"
                          r"([A-Za-z_]\w*)(?![\w-])[`*]*(\s+(?:object|instance))?")
@@ -222,11 +208,15 @@ class ApiWalker:
     """Walks modules and fills an :class:`ApiCollection`."""
 
     def __init__(self, collection: ApiCollection, *, corpus: str, version: str,
-                 url_for: UrlFor) -> None:
+                 url_for: UrlFor, forwards: Mapping[str, tuple[str, ...]] | None = None
+                 ) -> None:
         self.out = collection
         self.corpus = corpus
         self.version = version
         self.url_for = url_for
+        # `**kwargs` a callable passes on to one its docstring does not name: dotted name ->
+        # the callables whose keywords it accepts, or "=name" for one keyword outright
+        self.forwards = forwards or {}
         # id(defining object) -> (passage index, symbol): resolves inherited members
         self._documented: dict[int, tuple[int, Symbol]] = {}
 
@@ -306,7 +296,7 @@ class ApiWalker:
                     extra.update(target.documented_keywords)
             if extra:
                 symbol.documented_keywords = sorted(set(symbol.documented_keywords) | extra)
-            forwarded = _keywords_of(KNOWN_FORWARDS.get(symbol.name))
+            forwarded = _keywords_of(self.forwards.get(symbol.name))
             if forwarded is not None:
                 symbol.documented_keywords = sorted(forwarded)
                 continue

@@ -37,6 +37,21 @@ CORPUS_NAME = "python"
 # builder version is rebuilt on next use.
 BUILDER_VERSION = 7
 
+# `**kwargs` that the standard library passes on to a callable its docstring does not name:
+# the keywords accepted are that callable's (read from its signature when the index is built),
+# plus any given outright as "=name".
+_LOG_METHODS = ("debug", "info", "warning", "warn", "error", "exception", "critical", "fatal",
+                "log")
+STDLIB_FORWARDS: dict[str, tuple[str, ...]] = {
+    **{f"logging.Logger.{m}": ("logging.Logger._log",) for m in _LOG_METHODS},
+    **{f"logging.LoggerAdapter.{m}": ("logging.Logger._log",) for m in _LOG_METHODS},
+    **{f"logging.{m}": ("logging.Logger._log",) for m in _LOG_METHODS},
+    # `action` picks the Action class, `version` is read by action="version"
+    "argparse.ArgumentParser.add_argument": ("argparse.Action", "=action", "=version"),
+    "subprocess.call": ("subprocess.Popen",),
+    "subprocess.check_call": ("subprocess.Popen", "subprocess.call"),  # call adds timeout
+}
+
 # Modules whose import does something visible (opens a browser, prints, needs a GUI loop),
 # is platform-specific, deprecated tooling, or test-suite scaffolding.
 SKIP_MODULES = frozenset({
@@ -108,7 +123,7 @@ def collect(progress: Progress | None = None) -> ApiCollection:
     """Introspect the whole standard library into passages and symbols."""
     out = ApiCollection()
     walker = ApiWalker(out, corpus=CORPUS_NAME, version=PY_VERSION,
-                       url_for=make_url_for(_library_pages()))
+                       url_for=make_url_for(_library_pages()), forwards=STDLIB_FORWARDS)
     walker.walk_module(builtins, "builtins", bare_names=True)
     names = stdlib_module_names()
     for i, top in enumerate(names, 1):
