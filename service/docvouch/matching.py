@@ -434,19 +434,47 @@ def _version_conflict(claim: Claim, checks: list[SymbolCheck], scored: list[_Sco
             if any(n.version in claim.versions for n, _ in notes):
                 return None
             # only a page whose words line up with the claim's dates what it claims (the
-            # debugger's "-c option is introduced" note does not date f-strings)
-            documented = [(n, p) for n, p in speaking if n.kind == kind]
+            # debugger's "-c option is introduced" note does not date f-strings), with the
+            # note most about what the claim says
+            documented = _notes_about(claim, kind, speaking)
         if not documented:
             continue
         if any(n.version in claim.versions for n, _ in documented):
             return None
         note, passage = documented[0]
-        reason = (f"the docs say {kind} in version {note.version}, "
+        reason = (f"the docs say {note.kind} in version {note.version}, "
                   f"the claim says {', '.join(claim.versions)}")
         return reason, {"title": passage.title, "url": passage.url,
                         "snippet": note.text or f"{kind} in version {note.version}",
                         "bm25": 0.0, "match": 1.0}
     return None
+
+
+# Words every version note has: they say nothing about which feature it dates.
+_NOTE_WORDS = frozenset({"new", "version", "add", "chang", "deprec", "remov"})
+
+
+def _notes_about(claim: Claim, kind: str, notes: list[tuple[VersionNote, Passage]]
+                 ) -> list[tuple[VersionNote, Passage]]:
+    """Notes of ``kind`` that may date what the claim says, the most relevant first.
+
+    A note that says what it dates ("The 'rb' prefix of raw bytes literals has been added")
+    counts when the claim holds at least half of its first sentence's words; then a
+    "Changed in version 3.7: dictionary order is guaranteed" dates "since 3.6, dictionaries
+    keep insertion order" too. A bare "New in version 3.10." dates its passage's subject,
+    or one of its items: it counts, after every note that names what the claim says.
+    """
+    claim_terms = content_terms(claim.plain)
+    ranked = []
+    for order, (note, passage) in enumerate(notes):
+        first = note.text.split(". ", 1)[0]
+        words = {t for t in content_terms(first) if t not in _NOTE_WORDS and not t[:1].isdigit()}
+        relevance = len(words & claim_terms) / len(words) if words else 0.25
+        if words and relevance < 0.5:
+            continue
+        if note.kind == kind or (kind == "added" and note.kind == "changed" and words):
+            ranked.append((-relevance, order, note, passage))
+    return [(note, passage) for _, _, note, passage in sorted(ranked, key=lambda r: r[:2])]
 
 
 _DEFAULT_WORD_RE = re.compile(r"\bdefault(?:s|ed)?\b|\bleave (?:it|them|\S+) out\b", re.I)

@@ -69,6 +69,22 @@ def test_a_version_no_note_on_the_page_gives_is_still_caught(engine: Engine) -> 
         "the docs say added in version 3.10, the claim says 3.8"]
 
 
+def test_a_note_about_another_feature_does_not_date_the_claim(engine: Engine) -> None:
+    # the page's only "added" note is "The 'rb' prefix of raw bytes literals has been added"
+    # (3.3): wrong as the claim is, that note is no reason to call it so
+    answer = "Formatted string literals (f-strings) were added in Python 3.8."
+    assert all("3.3" not in reason for _, reason in contradicted(engine, answer))
+
+
+def test_a_note_that_names_what_the_claim_says_dates_it(engine: Engine) -> None:
+    # "Changed in version 3.7: Dictionary order is guaranteed to be insertion order."
+    wrong = "Since Python 3.6, dictionaries are guaranteed to preserve insertion order."
+    assert [reason for _, reason in contradicted(engine, wrong)] == [
+        "the docs say changed in version 3.7, the claim says 3.6"]
+    right = "Since Python 3.7, dictionaries are guaranteed to preserve insertion order."
+    assert contradicted(engine, right) == []
+
+
 def test_a_module_named_like_a_class_is_not_the_type_of_its_factories(engine: Engine) -> None:
     answer = ("```python\nimport xml.etree.ElementTree as ET\n\n"
               "root = ET.fromstring(\"<items><item id='1'>Pen</item></items>\")\n"
