@@ -131,7 +131,8 @@ class Engine:
         results = []
         for claim, claim_terms, claim_checks, cands, covs in zip(
                 claims, terms, checks, candidates, coverages, strict=True):
-            judgement = judge(claim, claim_terms, claim_checks, cands, coverages=covs)
+            judgement = judge(claim, claim_terms, claim_checks, cands, coverages=covs,
+                              answer_modules=claim_set.imported_modules)
             results.append(_claim_json(claim, claim_checks, judgement))
         summary = {"claims": len(results), **dict.fromkeys(VERDICTS, 0)}
         for result in results:

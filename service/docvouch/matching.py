@@ -167,8 +167,10 @@ class _Scored:
 
 def judge(claim: Claim, terms: ClaimTerms, checks: list[SymbolCheck],
           candidates: list[Candidate], *, max_evidence: int = 3,
-          coverages: list[float] | None = None) -> Judgement:
-    """The verdict for one claim (``coverages``: of each candidate, when batched already)."""
+          coverages: list[float] | None = None,
+          answer_modules: frozenset[str] | None = None) -> Judgement:
+    """The verdict for one claim (``coverages``: of each candidate, when batched already;
+    ``answer_modules``: the top-level modules the whole answer imports)."""
     if coverages is None:
         coverages = terms.coverage_many([cand.terms for cand in candidates])
     scored = _score_candidates(claim, coverages, candidates)
@@ -182,7 +184,8 @@ def judge(claim: Claim, terms: ClaimTerms, checks: list[SymbolCheck],
         return Judgement("contradicted", 0.05, "; ".join(c.reason for c in bad),
                          [e for e in documented if e] + evidence())
     conflict = (_version_conflict(claim, checks, scored)
-                or _default_conflict(claim, checks, [s.candidate for s in scored] + candidates))
+                or _default_conflict(claim, checks, [s.candidate for s in scored] + candidates,
+                                     answer_modules))
     if conflict is not None:
         reason, ev = conflict
         return Judgement("contradicted", 0.1, reason, [ev, *evidence()])
@@ -494,12 +497,14 @@ def _states_default(claim: Claim) -> bool:
 
 _SIG_DEFAULT_RE = re.compile(r"([A-Za-z_]\w*)=('[^']*'|\"[^\"]*\"|-?[\w.+-]+)")
 # A literal may end a sentence ("defaults to 8."), not a dotted name or version ("3.8.1").
-_LITERAL_RE = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?(?:e-?\d+)?|True|False|None)(?!\w|\.\w)"
+# "1,000,000" and "1_000_000" are one number.
+_LITERAL_RE = re.compile(r"(?<![\w.])(-?\d{1,3}(?:[,_]\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?(?:e-?\d+)?"
+                         r"|True|False|None)(?!\w|\.\w|,\d)"
                          r"|[\"']([^\"'`]{1,20})[\"']", re.I)
 
 
-def _default_conflict(claim: Claim, checks: list[SymbolCheck], candidates: list[Candidate]
-                      ) -> tuple[str, dict] | None:
+def _default_conflict(claim: Claim, checks: list[SymbolCheck], candidates: list[Candidate],
+                      answer_modules: frozenset[str] | None = None) -> tuple[str, dict] | None:
     """A claim that states a parameter's default ("`maxsize` defaults to 256") vs the signature."""
     if not _states_default(claim):
         return None
@@ -508,10 +513,25 @@ def _default_conflict(claim: Claim, checks: list[SymbolCheck], candidates: list[
     if not values:
         return None
     words = re.findall(r"[a-z_][a-z0-9_]*", claim.text.lower())
+    anchors = [i for i, w in enumerate(words) if w.startswith("default") or w == "leave"]
+    # A claim that calls a name the symbol table cannot place speaks of that callable: a
+    # signature retrieval found for its words counts only when it is of a function of that
+    # name (`pytest.approx()` is not `cmath.isclose`; `Fraction.limit_denominator()`, written
+    # without its module, is `fractions.Fraction.limit_denominator`). A documented call
+    # (`sorted()` in "by default `order` is True, so `sorted()` works") brings its own.
+    called = {c.ref.name.rsplit(".", 1)[-1] for c in checks
+              if c.ref.kind == "call" and c.status != "found"}
     for title, url, signature in _signatures(checks, candidates):
-        for param, default in _SIG_DEFAULT_RE.findall(signature):
-            if not _mentions_param(param, words):
-                continue
+        if url and called and title.split("(", 1)[0].rsplit(".", 1)[-1] not in called:
+            continue
+        if url and not _from_the_answer(title, answer_modules):
+            continue
+        params = dict(_SIG_DEFAULT_RE.findall(signature))
+        # of the parameters the claim names, the one nearest its "default" is the subject
+        # ("splits into four groups unless you pass another `n`; its default method ...")
+        param = _nearest_param(list(params), words, anchors)
+        if param is not None:
+            default = params[param]
             if not _LITERAL_RE.fullmatch(default):
                 continue  # a placeholder (`max(iterable, *[, default=obj])`): no value to compare
             if default == "None" and url:
@@ -528,6 +548,32 @@ def _default_conflict(claim: Claim, checks: list[SymbolCheck], candidates: list[
             return reason, {"title": title, "url": url, "snippet": signature,
                             "bm25": 0.0, "match": 1.0}
     return None
+
+
+def _from_the_answer(title: str, answer_modules: frozenset[str] | None) -> bool:
+    """A retrieved signature may be the claim's subject: a builtin's, or one of a module the
+    answer imports (an answer about `tarfile` does not mean `bz2.open`'s mode). Answers
+    that import nothing leave every signature possible."""
+    if not answer_modules:
+        return True
+    head = title.split("(", 1)[0].split(".", 1)[0]
+    return head in answer_modules or "." not in title.split("(", 1)[0] \
+        or head in _BUILTIN_TYPES
+
+
+_BUILTIN_TYPES = frozenset({"str", "bytes", "bytearray", "int", "float", "complex", "list",
+                            "dict", "set", "frozenset", "tuple", "memoryview", "object"})
+
+
+def _nearest_param(params: list[str], words: list[str], anchors: list[int]) -> str | None:
+    """Of the parameters ``words`` mention, the one closest to a "default" word."""
+    best, best_distance = None, len(words) + 1
+    for param in params:
+        for at in _param_positions(param, words):
+            distance = min((abs(at - a) for a in anchors), default=0)
+            if distance < best_distance:
+                best, best_distance = param, distance
+    return best
 
 
 def _signatures(checks: list[SymbolCheck], candidates: list[Candidate]
@@ -547,14 +593,18 @@ def _signatures(checks: list[SymbolCheck], candidates: list[Candidate]
     return out
 
 
-def _mentions_param(param: str, words: list[str]) -> bool:
-    """``exist_ok`` named as such, or spelled out ("relative tolerance" for ``rel_tol``)."""
-    if param.lower() in words:
-        return True
-    parts = [p for p in param.lower().split("_") if p]
-    if len(parts) < 2:
-        return False
-    return all(any(w.startswith(p) and len(p) >= 3 for w in words) for p in parts)
+def _param_positions(param: str, words: list[str]) -> list[int]:
+    """Where ``exist_ok`` is named as such, or spelled out ("relative tolerance" for
+    ``rel_tol``: every part starts a word; the position of the first part's word)."""
+    name = param.lower()
+    named = [i for i, w in enumerate(words) if w == name]
+    if named:
+        return named
+    parts = [p for p in name.split("_") if p]
+    if len(parts) < 2 or any(len(p) < 3 for p in parts):
+        return []
+    starts = [[i for i, w in enumerate(words) if w.startswith(p)] for p in parts]
+    return starts[0] if all(starts) else []
 
 
 def _claim_literals(text: str) -> set[str]:
@@ -592,7 +642,7 @@ def _normalise_literal(raw: str) -> str:
     if raw[:1] in "'\"" and raw[-1:] in "'\"":
         return "'" + raw[1:-1] + "'"
     try:
-        return repr(float(raw))
+        return repr(float(raw.replace(",", "")))  # float() reads "1_000" but not "1,000"
     except ValueError:
         return raw
 

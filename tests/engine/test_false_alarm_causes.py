@@ -145,3 +145,37 @@ def test_hashlib_scrypt_is_documented_where_the_interpreter_has_it(engine: Engin
     # present when the interpreter's OpenSSL has scrypt (Debian's does); absent, it is wrong
     answer = "For passwords, use `hashlib.scrypt()` with a random salt."
     assert (contradicted(engine, answer) == []) == hasattr(hashlib, "scrypt")
+
+
+def test_a_number_with_thousands_separators_is_one_value(engine: Engine) -> None:
+    stem = "The `max_denominator` of `Fraction.limit_denominator()` defaults to "
+    assert contradicted(engine, stem + "1,000,000.") == []
+    assert [reason for _, reason in contradicted(engine, stem + "1,000.")] == [
+        "the documented default of `max_denominator` is 1000000, the claim says 1000.0"]
+
+
+def test_the_parameter_nearest_the_word_default_is_the_one_compared(engine: Engine) -> None:
+    stem = "`statistics.quantiles()` cuts the data into `n` groups, and its default method is "
+    assert contradicted(engine, stem + '"exclusive".') == []
+    assert [reason for _, reason in contradicted(engine, stem + '"inclusive".')] == [
+        "the documented default of `method` is 'exclusive', the claim says 'inclusive'"]
+
+
+def test_an_undocumented_callable_is_not_judged_by_another_ones_signature(
+        engine: Engine) -> None:
+    # retrieval finds cmath.isclose(a, b, *, rel_tol=1e-09, ...) for these words
+    answer = "`pytest.approx()` uses a relative tolerance `rel_tol` of 1e-6 by default."
+    assert contradicted(engine, answer) == []
+
+
+def test_a_retrieved_signature_of_a_module_the_answer_does_not_use_is_not_compared(
+        engine: Engine) -> None:
+    answer = ("```python\nimport tarfile\n\nwith tarfile.open(\"backup.tar.gz\") as tar:\n"
+              "    tar.extractall(\"out\")\n```\n\nWhen reading, the default mode \"r\" "
+              "detects the compression by itself.\n")
+    assert contradicted(engine, answer) == []  # gzip.open and bz2.open have mode='rb'
+    wrong = ("```python\nimport gzip\n\nwith gzip.open(\"log.gz\", \"wt\") as f:\n"
+             "    f.write(\"done\")\n```\n\nIf you don't pass a level, the default "
+             "compresslevel is 6.\n")
+    assert [reason for _, reason in contradicted(engine, wrong)] == [
+        "the documented default of `compresslevel` is 9, the claim says 6.0"]

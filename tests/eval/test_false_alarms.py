@@ -1,21 +1,32 @@
-"""False alarms on answers whose every claim is correct (bench/correct_answers/README.md)."""
+"""False alarms on answers whose every claim is correct (bench/correct_answers/README.md),
+counted by the benchmark's own code (bench/false_alarms.py)."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 from docvouch.engine import Engine
 
-ANSWERS = Path(__file__).resolve().parents[2] / "bench" / "correct_answers"
+ROOT = Path(__file__).resolve().parents[2]
 # Contradicted claims on the 65 answers: 130 before session 9's fixes, 13-14 after them,
-# none after session 10's. It may only go down.
+# none after session 10's. It may only go down. (The held-out set is measured, not pinned:
+# a ratchet on it would make it a tuning set.)
 CEILING = 0
 
 
+def _bench_false_alarms():
+    spec = importlib.util.spec_from_file_location("docvouch_bench_false_alarms",
+                                                  ROOT / "bench" / "false_alarms.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_correct_answers_raise_few_false_alarms(engine: Engine) -> None:
-    files = sorted(ANSWERS.glob("a*.md"))
-    assert len(files) == 65
-    false_alarms = [(path.stem, claim["text"][:60], claim["reason"])
-                    for path in files for claim in engine.verify(path.read_text())["claims"]
-                    if claim["verdict"] == "contradicted"]
-    assert len(false_alarms) <= CEILING, false_alarms[:10]
+    bench = _bench_false_alarms()
+    claims, alarms = bench.false_alarms(engine, bench.SETS["tuned"])
+    assert len(list(bench.SETS["tuned"].glob("a*.md"))) == 65
+    assert claims > 1_000
+    assert len(alarms) <= CEILING, alarms[:10]

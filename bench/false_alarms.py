@@ -1,0 +1,69 @@
+"""False alarms: how many claims of answers that are correct throughout come back contradicted.
+
+    python bench/false_alarms.py                 # both sets, counts
+    python bench/false_alarms.py --show          # and each contradicted claim with its reason
+    python bench/false_alarms.py --set heldout   # the set written blind (never tune on it)
+
+``bench/correct_answers`` was used to find and fix false alarms (a ratchet:
+``tests/eval/test_false_alarms.py``); ``bench/correct_answers_heldout`` was written blind to
+the engine and is only measured. Every claim of both is correct, so every ``contradicted``
+verdict is a false alarm.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import orjson
+
+from docvouch.engine import Engine
+from docvouch.store import ensure_default_index, resolve_home
+
+BENCH = Path(__file__).resolve().parent
+SETS = {"tuned": BENCH / "correct_answers", "heldout": BENCH / "correct_answers_heldout"}
+
+
+def false_alarms(engine: Engine, folder: Path) -> tuple[int, list[tuple[str, str, str]]]:
+    """(claims, [(answer, claim text, reason)]) over the folder's answers."""
+    claims = 0
+    alarms = []
+    for path in sorted(folder.glob("[ah][0-9]*.md")):
+        for claim in engine.verify(path.read_text(encoding="utf-8"))["claims"]:
+            claims += 1
+            if claim["verdict"] == "contradicted":
+                alarms.append((path.stem, claim["text"], claim["reason"]))
+    return claims, alarms
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--set", choices=[*SETS, "both"], default="both")
+    parser.add_argument("--home", help="DOCVOUCH_HOME holding the default corpus")
+    parser.add_argument("--show", action="store_true", help="list each contradicted claim")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    engine = Engine.open(ensure_default_index(resolve_home(args.home)))
+    names = list(SETS) if args.set == "both" else [args.set]
+    report = {}
+    for name in names:
+        claims, alarms = false_alarms(engine, SETS[name])
+        report[name] = {"answers": len(list(SETS[name].glob("[ah][0-9]*.md"))),
+                        "claims": claims, "contradicted": len(alarms),
+                        "alarms": [dict(zip(("answer", "claim", "reason"), a, strict=True))
+                                   for a in alarms]}
+    if args.json:
+        print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+        return 0
+    for name, row in report.items():
+        share = row["contradicted"] / row["claims"] if row["claims"] else 0.0
+        print(f"{name}: {row['answers']} answers, {row['claims']} claims, "
+              f"{row['contradicted']} contradicted ({share:.1%})")
+        if args.show:
+            for alarm in row["alarms"]:
+                print(f"  {alarm['answer']}: {alarm['claim'][:100]!r}\n    {alarm['reason']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
