@@ -492,7 +492,8 @@ def _states_default(claim: Claim) -> bool:
     """Prose that speaks of a default ("`maxsize` defaults to 128"). Inside code the word is
     a keyword argument (`json.dumps(obj, default=str)`, `max(xs, default=0)`): usage, not
     a statement about what happens when it is left out."""
-    return claim.kind == "prose" and _mentions_default(_strip_code(claim.text))
+    return (claim.kind == "prose" and _mentions_default(claim.text)
+            and _mentions_default(_strip_code(claim.text)))
 
 
 _SIG_DEFAULT_RE = re.compile(r"([A-Za-z_]\w*)=('[^']*'|\"[^\"]*\"|-?[\w.+-]+)")
