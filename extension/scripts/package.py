@@ -28,6 +28,8 @@ GECKO_SETTINGS = {
     # Answer text goes to the service the user configures (their machine or their team's server).
     "data_collection_permissions": {"required": ["websiteContent"]},
 }
+# Firefox for Android reads data_collection_permissions from 142 on.
+GECKO_ANDROID_SETTINGS = {"strict_min_version": "142.0"}
 CHROMIUM_ONLY_KEYS = ("minimum_chrome_version",)
 
 
@@ -55,7 +57,8 @@ def firefox_manifest(manifest: dict) -> dict:
     """The Chromium manifest rewritten for Firefox."""
     result = {key: value for key, value in manifest.items() if key not in CHROMIUM_ONLY_KEYS}
     result["background"] = {"scripts": background_scripts(manifest)}
-    result["browser_specific_settings"] = {"gecko": dict(GECKO_SETTINGS)}
+    result["browser_specific_settings"] = {"gecko": dict(GECKO_SETTINGS),
+                                           "gecko_android": dict(GECKO_ANDROID_SETTINGS)}
     return result
 
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
 
 EXTENSION_DIR = Path(__file__).resolve().parents[2] / "extension"
+# Mozilla's own add-on validator (npm, installed by `npm ci` from package.json): what
+# addons.mozilla.org runs on an upload, offline. There is no Firefox on the test machines.
+ADDONS_LINTER = EXTENSION_DIR.parent / "node_modules" / ".bin" / "addons-linter"
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +69,8 @@ def test_firefox_zip_has_gecko_settings(zips: dict[str, Path]) -> None:
     assert gecko["id"] == "docvouch@docvouch"
     assert float(gecko["strict_min_version"]) >= 140
     assert gecko["data_collection_permissions"] == {"required": ["websiteContent"]}
+    android = manifest_in(zips["firefox"])["browser_specific_settings"]["gecko_android"]
+    assert float(android["strict_min_version"]) >= 142
     assert "minimum_chrome_version" not in manifest_in(zips["firefox"])
 
 
@@ -84,3 +90,13 @@ def test_zips_are_reproducible(package_module, tmp_path: Path, zips: dict[str, P
     assert package_module.main(["--out", str(tmp_path)]) == 0
     for name, path in zips.items():
         assert (tmp_path / path.name).read_bytes() == path.read_bytes(), name
+
+
+def test_firefox_zip_passes_mozillas_add_on_validator(zips: dict[str, Path]) -> None:
+    run = subprocess.run([str(ADDONS_LINTER), "--output", "json", str(zips["firefox"])],
+                         capture_output=True, text=True, timeout=300, check=False)
+    report = json.loads(run.stdout)
+    problems = [(m["code"], m["message"]) for kind in ("errors", "warnings", "notices")
+                for m in report[kind]]
+    assert problems == []
+    assert report["summary"] == {"errors": 0, "notices": 0, "warnings": 0}
