@@ -137,8 +137,6 @@ def learn_names(blocks: list[str], ctx: RefContext) -> None:
                 collector.note_class(node)
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 ctx.defined.add(node.name)
-                if node.decorator_list and not isinstance(node, ast.ClassDef):
-                    ctx.decorated.add(node.name)
             elif isinstance(node, ast.Import):
                 ctx.modules.update(alias.name for alias in node.names)
             elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
@@ -147,6 +145,9 @@ def learn_names(blocks: list[str], ctx: RefContext) -> None:
                 ctx.bound.add(node.id)
             elif isinstance(node, ast.arg):
                 ctx.bound.add(node.arg)
+        ctx.decorated.update(
+            node.name for node in tree.body  # module level: a method is reached through self
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.decorator_list)
         for stmt in _statements(tree):
             if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
                 collector.note_assignment(stmt)
@@ -387,8 +388,9 @@ class _RefCollector:
             return None
         if written in _TRIVIAL_BUILTINS and not keywords:
             return None
-        if written.partition(".")[0] in self.ctx.decorated and "." in written:
-            return None
+        head = written.partition(".")[0]
+        if "." in written and head in self.ctx.decorated and head not in self.aliases:
+            return None  # `fib.cache_info()`; but `json.loadz()` under `import json` is checked
         return self.ref(written, "call", keywords)
 
     def _worth_checking(self, written: str) -> bool:

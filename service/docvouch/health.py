@@ -169,9 +169,11 @@ async def _problems(request: web.Request, handler: Any) -> web.StreamResponse:
         if exc.status < 400:
             raise
         if exc.status == 404:
+            near = problems.nearby_path(request)
+            hint = f"; did you mean {near}?" if near else ""
             return problems.problem(404, "not_found", "Not found",
-                                    "the health port answers GET /healthz and /readyz only",
-                                    request_id=request_id)
+                                    f"the health port answers GET /healthz and /readyz "
+                                    f"only{hint}", request_id=request_id)
         return problems.from_http(exc, request, request_id=request_id)
 
 

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -417,13 +418,18 @@ def _version_conflict(claim: Claim, checks: list[SymbolCheck], scored: list[_Sco
         if check.symbol is not None:
             own.extend((n, p.candidate.passage)
                        for p in scored[:1] for n in check.symbol.version_notes)
-    notes: list[tuple[VersionNote, Passage]] = []
-    speaking: list[tuple[VersionNote, Passage]] = []  # from passages that state the claim
+    # A page's notes date several features: a neighbour's note counts only when it is
+    # about what the claim says (_note_relevance), or, bare, on a passage that holds a good
+    # share of the claim's words.
+    claim_terms = content_terms(claim.plain)
+    about: list[tuple[float, int, VersionNote, Passage]] = []
     for s in scored[:3]:
-        found = [(n, s.candidate.passage) for n in s.candidate.passage.version_notes]
-        notes.extend(found)
-        if s.coverage >= PARTIAL_COVERAGE and s.alignment >= SUPPORTED_ALIGNMENT:
-            speaking.extend(found)
+        related = s.coverage >= PARTIAL_COVERAGE
+        for note in s.candidate.passage.version_notes:
+            relevance = _note_relevance(note, claim_terms)
+            if relevance is not None and (relevance > BARE_NOTE_RELEVANCE or related):
+                about.append((-relevance, len(about), note, s.candidate.passage))
+    about.sort(key=lambda row: row[:2])
     for kind, verb in _VERSION_VERBS.items():
         if not verb.search(claim.plain):
             continue
@@ -431,15 +437,13 @@ def _version_conflict(claim: Claim, checks: list[SymbolCheck], scored: list[_Sco
         # counts only when the symbol carries no note of that kind.
         documented = [(n, p) for n, p in own if n.kind == kind]
         if not documented:
-            # A page's notes date several features, and prose verbs are loose ("since 3.7"
-            # for "Changed in version 3.7: dict order is guaranteed"): a neighbour's note of
-            # any kind that gives the claim's version means the page agrees.
-            if any(n.version in claim.versions for n, _ in notes):
+            # prose verbs are loose: "since 3.7" agrees with "Changed in version 3.7:
+            # dictionary order is guaranteed", and such a note dates "added" claims too
+            if any(n.version in claim.versions for _, _, n, _ in about):
                 return None
-            # only a page whose words line up with the claim's dates what it claims (the
-            # debugger's "-c option is introduced" note does not date f-strings), with the
-            # note most about what the claim says
-            documented = _notes_about(claim, kind, speaking)
+            documented = [(n, p) for rank, _, n, p in about
+                          if n.kind == kind or (kind == "added" and n.kind == "changed"
+                                                and -rank > BARE_NOTE_RELEVANCE)]
         if not documented:
             continue
         if any(n.version in claim.versions for n, _ in documented):
@@ -454,30 +458,25 @@ def _version_conflict(claim: Claim, checks: list[SymbolCheck], scored: list[_Sco
 
 
 # Words every version note has: they say nothing about which feature it dates.
-_NOTE_WORDS = frozenset({"new", "version", "add", "chang", "deprec", "remov"})
+_NOTE_WORDS = frozenset(content_terms("new added changed deprecated removed version"))
+BARE_NOTE_RELEVANCE = 0.25  # ranks a bare "New in version 3.10." after every named match
 
 
-def _notes_about(claim: Claim, kind: str, notes: list[tuple[VersionNote, Passage]]
-                 ) -> list[tuple[VersionNote, Passage]]:
-    """Notes of ``kind`` that may date what the claim says, the most relevant first.
+def _note_relevance(note: VersionNote, claim_terms: set[str]) -> float | None:
+    """How much a note is about the claim: the share of its first sentence's words the claim
+    holds, at least half ("The 'rb' prefix of raw bytes literals has been added" is not
+    about f-strings); None if it is about something else. A bare note ("New in version
+    3.10.") dates its passage's subject, or one of its items: it ranks last."""
+    words = _note_words(note)
+    if not words:
+        return BARE_NOTE_RELEVANCE
+    share = len(words & claim_terms) / len(words)
+    return share if share >= 0.5 else None
 
-    A note that says what it dates ("The 'rb' prefix of raw bytes literals has been added")
-    counts when the claim holds at least half of its first sentence's words; then a
-    "Changed in version 3.7: dictionary order is guaranteed" dates "since 3.6, dictionaries
-    keep insertion order" too. A bare "New in version 3.10." dates its passage's subject,
-    or one of its items: it counts, after every note that names what the claim says.
-    """
-    claim_terms = content_terms(claim.plain)
-    ranked = []
-    for order, (note, passage) in enumerate(notes):
-        first = note.text.split(". ", 1)[0]
-        words = {t for t in content_terms(first) if t not in _NOTE_WORDS and not t[:1].isdigit()}
-        relevance = len(words & claim_terms) / len(words) if words else 0.25
-        if words and relevance < 0.5:
-            continue
-        if note.kind == kind or (kind == "added" and note.kind == "changed" and words):
-            ranked.append((-relevance, order, note, passage))
-    return [(note, passage) for _, _, note, passage in sorted(ranked, key=lambda r: r[:2])]
+
+def _note_words(note: VersionNote) -> set[str]:
+    first = note.text.split(". ", 1)[0]
+    return {t for t in content_terms(first) if t not in _NOTE_WORDS and not t[:1].isdigit()}
 
 
 _DEFAULT_WORD_RE = re.compile(r"\bdefault(?:s|ed)?\b|\bleave (?:it|them|\S+) out\b", re.I)
@@ -497,11 +496,18 @@ def _states_default(claim: Claim) -> bool:
 
 
 _SIG_DEFAULT_RE = re.compile(r"([A-Za-z_]\w*)=('[^']*'|\"[^\"]*\"|-?[\w.+-]+)")
-# A literal may end a sentence ("defaults to 8."), not a dotted name or version ("3.8.1").
-# "1,000,000" and "1_000_000" are one number.
-_LITERAL_RE = re.compile(r"(?<![\w.])(-?\d{1,3}(?:[,_]\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?(?:e-?\d+)?"
-                         r"|True|False|None)(?!\w|\.\w|,\d)"
-                         r"|[\"']([^\"'`]{1,20})[\"']", re.I)
+# A number may end a sentence ("defaults to 8."), not a dotted name or version ("3.8.1");
+# "1,000,000" and "1_000_000" are one number, and "1,5" is none. "none of them" is prose.
+_NUMBER = r"-?\d{1,3}(?:[,_]\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?(?:[eE]-?\d+)?"
+_LITERAL_RE = re.compile(rf"(?<![\w.])(?<!\d,)({_NUMBER}|(?i:true|false)|None)(?!\w|\.\w|,\d)"
+                         r"|[\"']([^\"'`]{1,20})[\"']")
+
+
+class _Signature(NamedTuple):
+    title: str
+    url: str
+    text: str
+    own: bool  # of a name the claim uses (from the symbol table), not found by retrieval
 
 
 def _default_conflict(claim: Claim, checks: list[SymbolCheck], candidates: list[Candidate],
@@ -515,82 +521,119 @@ def _default_conflict(claim: Claim, checks: list[SymbolCheck], candidates: list[
         return None
     words = re.findall(r"[a-z_][a-z0-9_]*", claim.text.lower())
     anchors = [i for i, w in enumerate(words) if w.startswith("default") or w == "leave"]
+    in_code = {name.lower() for span in re.findall(r"`([^`]*)`", claim.text)
+               for name in re.findall(r"[A-Za-z_]\w*", span)}
     # A claim that calls a name the symbol table cannot place speaks of that callable: a
     # signature retrieval found for its words counts only when it is of a function of that
-    # name (`pytest.approx()` is not `cmath.isclose`; `Fraction.limit_denominator()`, written
-    # without its module, is `fractions.Fraction.limit_denominator`). A documented call
-    # (`sorted()` in "by default `order` is True, so `sorted()` works") brings its own.
+    # name (an undocumented `tool.approx()` is not `cmath.isclose`; `Fraction.limit_denominator()`
+    # written without its module is `fractions.Fraction.limit_denominator`). A documented
+    # call brings its own signature and restricts nothing.
     called = {c.ref.name.rsplit(".", 1)[-1] for c in checks
               if c.ref.kind == "call" and c.status != "found"}
-    for title, url, signature in _signatures(checks, candidates):
-        if url and called and title.split("(", 1)[0].rsplit(".", 1)[-1] not in called:
+    for sig in _signatures(checks, candidates):
+        if not sig.own and not _may_be_the_subject(sig.title, called, answer_modules):
             continue
-        if url and not _from_the_answer(title, answer_modules):
+        params = dict(_SIG_DEFAULT_RE.findall(sig.text))
+        # the first parameter, in the order the claim most likely means them, whose
+        # documented default is a value of a kind the claim states ("`buffering` is -1"
+        # does not give the default of `mode`, whatever "mode" is nearer)
+        param = next((p for p in _subject_params(list(params), words, anchors, in_code)
+                      if _same_kind(params[p], values)), None)
+        if param is None:
             continue
-        params = dict(_SIG_DEFAULT_RE.findall(signature))
-        # of the parameters the claim names, the one nearest its "default" is the subject
-        # ("splits into four groups unless you pass another `n`; its default method ...")
-        param = _nearest_param(list(params), words, anchors)
-        if param is not None:
-            default = params[param]
-            if not _LITERAL_RE.fullmatch(default):
-                continue  # a placeholder (`max(iterable, *[, default=obj])`): no value to compare
-            if default == "None" and url:
-                # None stands for a value the prose gives ("if omitted, level defaults to
-                # INFO"): compared only in a signature of a name the claim itself uses,
-                # not one retrieval found for its words
-                continue
-            documented = _normalise_literal(default)
-            if documented in values:
-                return None  # the claim states the documented default
-            shown = ", ".join(sorted(values))
-            reason = (f"the documented default of `{param}` is {default}, "
-                      f"the claim says {shown}")
-            return reason, {"title": title, "url": url, "snippet": signature,
-                            "bm25": 0.0, "match": 1.0}
+        default = params[param]
+        if not _is_value(default):
+            # a placeholder (`max(iterable, *[, default=obj])`): no value to compare; the
+            # claim's own signature says so for good, a retrieved one may not be the subject
+            if sig.own:
+                return None
+            continue
+        if default == "None" and not sig.own:
+            # None stands for a value the prose gives ("if omitted, level defaults to
+            # INFO"): compared only in a signature of a name the claim itself uses
+            continue
+        if _normalise_literal(default) in values:
+            return None  # the claim states the documented default
+        shown = ", ".join(sorted(values))
+        reason = f"the documented default of `{param}` is {default}, the claim says {shown}"
+        return reason, {"title": sig.title, "url": sig.url, "snippet": sig.text,
+                        "bm25": 0.0, "match": 1.0}
     return None
 
 
-def _from_the_answer(title: str, answer_modules: frozenset[str] | None) -> bool:
-    """A retrieved signature may be the claim's subject: a builtin's, or one of a module the
-    answer imports (an answer about `tarfile` does not mean `bz2.open`'s mode). Answers
-    that import nothing leave every signature possible."""
-    if not answer_modules:
+def _is_value(default: str) -> bool:
+    """A default a claim can state: a number, True/False/None or any quoted string."""
+    quoted = len(default) >= 2 and default[0] in "'\"" and default[-1] == default[0]
+    return quoted or bool(_LITERAL_RE.fullmatch(default))
+
+
+def _may_be_the_subject(title: str, called: set[str], answer_modules: frozenset[str] | None
+                        ) -> bool:
+    """Whether a signature retrieval found may be what the claim speaks of: one of the
+    undocumented callable it calls, if any; a builtin's, or one of a module the answer
+    imports (an answer about `tarfile` does not mean `bz2.open`'s mode). Answers that
+    import nothing leave every signature possible."""
+    dotted = title.split("(", 1)[0]
+    if called and dotted.rsplit(".", 1)[-1] not in called:
+        return False
+    if not answer_modules or "." not in dotted:
         return True
-    head = title.split("(", 1)[0].split(".", 1)[0]
-    return head in answer_modules or "." not in title.split("(", 1)[0] \
-        or head in _BUILTIN_TYPES
+    head = dotted.split(".", 1)[0]
+    return head in answer_modules or head in _BUILTIN_TYPES
 
 
 _BUILTIN_TYPES = frozenset({"str", "bytes", "bytearray", "int", "float", "complex", "list",
                             "dict", "set", "frozenset", "tuple", "memoryview", "object"})
 
 
-def _nearest_param(params: list[str], words: list[str], anchors: list[int]) -> str | None:
-    """Of the parameters ``words`` mention, the one closest to a "default" word."""
-    best, best_distance = None, len(words) + 1
+def _subject_params(params: list[str], words: list[str], anchors: list[int],
+                    in_code: set[str]) -> list[str]:
+    """The parameters the claim names, most likely subject first: those written as code
+    (`n`, `sort_keys`) before plain words that happen to be a parameter's name ("mode",
+    "a"), each group nearest a "default" word first. The "default" word itself never names
+    the parameter `default`."""
+    anchor_at = set(anchors)
+    ranked = []
     for param in params:
-        for at in _param_positions(param, words):
-            distance = min((abs(at - a) for a in anchors), default=0)
-            if distance < best_distance:
-                best, best_distance = param, distance
-    return best
+        coded = param.lower() in in_code
+        if not coded and len(param) == 1:
+            continue
+        distances = [min((abs(at - a) for a in anchors), default=0)
+                     for at in _param_positions(param, words) if at not in anchor_at]
+        if distances:
+            ranked.append((not coded, min(distances), param))
+    return [param for *_, param in sorted(ranked)]
 
 
-def _signatures(checks: list[SymbolCheck], candidates: list[Candidate]
-                ) -> list[tuple[str, str, str]]:
+def _value_kind(value: str) -> str:
+    if value in ("True", "False"):
+        return "bool"
+    if value == "None":
+        return "none"
+    return "str" if value[:1] in "'\"" else "number"
+
+
+def _same_kind(default: str, values: set[str]) -> bool:
+    """Whether the claim states a value that could be this default: of its kind, or None
+    (on either side: "no value" is said of anything)."""
+    kind = _value_kind(_normalise_literal(default)) if _is_value(default) else "none"
+    return kind == "none" or any(_value_kind(v) in (kind, "none") for v in values)
+
+
+def _signatures(checks: list[SymbolCheck], candidates: list[Candidate]) -> list[_Signature]:
     """Signatures that may define the parameter: the claim's own symbols, the best aligned
     passages, then the best BM25 candidates (their titles carry the signature)."""
     out = []
     for check in checks:
         if check.symbol is not None and check.symbol.signature:
-            out.append((check.symbol.name, "", check.symbol.name + check.symbol.signature))
+            out.append(_Signature(check.symbol.name, "",
+                                  check.symbol.name + check.symbol.signature, own=True))
     best_aligned = candidates[:ALIGN_TOP]  # the caller puts the aligned candidates first
     by_bm25 = sorted(candidates[ALIGN_TOP:], key=lambda c: -c.bm25)[:SIGNATURE_CANDIDATES]
     for cand in best_aligned + by_bm25:
         title = cand.passage.title
         if "(" in title and "=" in title:
-            out.append((title, cand.passage.url, title))
+            out.append(_Signature(title, cand.passage.url, title, own=False))
     return out
 
 
@@ -614,11 +657,14 @@ def _claim_literals(text: str) -> set[str]:
     Code like `print("a", "b")` or `reverse=True` shows usage, not a default: skipped.
     """
     kept = []
-    for m in re.finditer(r"`([^`]*)`", text):
-        if _LITERAL_RE.fullmatch(m.group(1).strip()):
-            kept.append(m.group(1))
-    prose = " ".join([re.sub(r"`[^`]*`", " ", text), *kept])
     out = set()
+    for m in re.finditer(r"`([^`]*)`", text):
+        span = m.group(1).strip()
+        if _LITERAL_RE.fullmatch(span):
+            kept.append(span)
+        elif _is_value(span):  # `''`, or a string too long for the prose pattern
+            out.add(_normalise_literal(span))
+    prose = " ".join([re.sub(r"`[^`]*`", " ", text), *kept])
     for match in _LITERAL_RE.finditer(prose):
         number_or_const, quoted = match.groups()
         if number_or_const and _in_expression(prose, match.start(), match.end()):
@@ -629,9 +675,11 @@ def _claim_literals(text: str) -> set[str]:
 
 def _in_expression(text: str, start: int, end: int) -> bool:
     """A number that is an operand or an argument: next to an operator, or between "(" and
-    "," or "," and ")". A parenthesis alone is prose: "`maxsize` (default 128)"."""
+    "," or "," and ")" (so the middle items of a prose list are skipped too: it errs
+    towards saying nothing). A parenthesis alone is prose: "`maxsize` (default 128)".
+    A dash after a number is punctuation as often as a minus: only one before counts."""
     before, after = text[:start].rstrip()[-1:], text[end:].lstrip()[:1]
-    if before in ("+", "*", "/") or after in ("+", "*", "/"):
+    if before in ("+", "-", "*", "/") or after in ("+", "*", "/"):
         return True
     return (before, after) in (("(", ","), (",", ")"), (",", ","))
 

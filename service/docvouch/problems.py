@@ -67,7 +67,7 @@ def from_http(exc: web.HTTPException, request: web.Request, *,
     extra: dict[str, Any] = {}
     detail = _HTTP_DETAILS.get(status, exc.text or exc.reason or title)
     if status == 404:
-        near = _nearby_path(request)
+        near = nearby_path(request)
         if near is not None:
             detail = f"there is no endpoint at this path; did you mean {near}? " \
                      "The API is described at /openapi.json"
@@ -80,7 +80,7 @@ def from_http(exc: web.HTTPException, request: web.Request, *,
                    headers=headers)
 
 
-def _nearby_path(request: web.Request) -> str | None:
+def nearby_path(request: web.Request) -> str | None:
     """The route a 404 most likely meant: without a trailing slash (``/healthz/``), or with
     the API's version prefix (``/verify``)."""
     path = request.path.rstrip("/")

@@ -11,13 +11,13 @@ from multidict import CIMultiDict
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 # A client's own id is echoed only when it is short and plain: it ends up in log lines.
-_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 def request_id_of(request: web.BaseRequest) -> str:
     """The client's ``X-Request-ID`` when it is a safe token, else a fresh random one."""
     incoming = request.headers.get("X-Request-ID", "")
-    return incoming if incoming and _REQUEST_ID_RE.match(incoming) else os.urandom(16).hex()
+    return incoming if _REQUEST_ID_RE.fullmatch(incoming) else os.urandom(16).hex()
 
 
 def harden(headers: CIMultiDict[str]) -> None:

@@ -196,6 +196,12 @@ class SymbolTable:
                                    ref.keywords, receiver_typed=True)
                 return self.check(follow) if follow.name != ref.name else \
                     SymbolCheck(ref, "unverified", reason=f"`{ref.name}` is not documented")
+            if ref.receiver_typed and known.kind == "module" and depth == len(parts) - 1:
+                # an instance is never a module: the type we inferred is wrong (`from
+                # xml.etree import ElementTree; root = ElementTree.fromstring(...)`)
+                return SymbolCheck(ref, "unverified",
+                                   reason=f"the type of `{ref.written.split('.', 1)[0]}` "
+                                          "is not known")
             if known.kind not in NAMESPACE_KINDS or parent in DYNAMIC_CLASSES:
                 return SymbolCheck(ref, "unverified",
                                    reason=f"members of `{parent}` are not documented")

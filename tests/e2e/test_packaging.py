@@ -95,6 +95,7 @@ def test_zips_are_reproducible(package_module, tmp_path: Path, zips: dict[str, P
 def test_firefox_zip_passes_mozillas_add_on_validator(zips: dict[str, Path]) -> None:
     run = subprocess.run([str(ADDONS_LINTER), "--output", "json", str(zips["firefox"])],
                          capture_output=True, text=True, timeout=300, check=False)
+    assert run.stdout.strip(), f"addons-linter printed no report: {run.stderr[-2000:]}"
     report = json.loads(run.stdout)
     problems = [(m["code"], m["message"]) for kind in ("errors", "warnings", "notices")
                 for m in report[kind]]

@@ -4,6 +4,7 @@ counted by the benchmark's own code (bench/false_alarms.py)."""
 from __future__ import annotations
 
 import importlib.util
+import types
 from pathlib import Path
 
 from docvouch.engine import Engine
@@ -15,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CEILING = 0
 
 
-def _bench_false_alarms():
+def _bench_false_alarms() -> types.ModuleType:
     spec = importlib.util.spec_from_file_location("docvouch_bench_false_alarms",
                                                   ROOT / "bench" / "false_alarms.py")
     assert spec and spec.loader

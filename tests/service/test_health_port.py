@@ -74,6 +74,9 @@ async def test_the_health_port_answers_as_the_service_port_does(
             assert body["status"] == "ok" and 0 <= body["loop_lag_ms"] < 10_000
             assert_hardened(response.headers)
             assert response.headers["X-Request-ID"] == "probe-7"
+        async with session.get(health_base + "/healthz/") as response:
+            assert response.status == 404
+            assert "did you mean /healthz?" in (await response.json())["detail"]
         for method, path, status in (("GET", "/v1/corpus", 404), ("POST", "/healthz", 405)):
             async with session.request(method, health_base + path) as response:
                 assert response.status == status
