@@ -179,6 +179,14 @@ def _aliases_of(tree: ast.Module) -> Mapping[str, str]:
     return MappingProxyType(aliases)
 
 
+@lru_cache(maxsize=512)
+def _bound_names(tree: ast.Module) -> frozenset[str]:
+    """Every name a parsed snippet binds: assignment and loop targets, parameters."""
+    nodes = _tree_nodes(tree)
+    stored = [n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
+    return frozenset(stored + [n.arg for n in nodes if isinstance(n, ast.arg)])
+
+
 def walk(node: ast.AST) -> list[ast.AST]:
     """``node`` and everything under it, breadth first (the order of :func:`ast.walk`),
     without the Load/Store/Del markers (a third of the nodes, and never a reference).
@@ -211,6 +219,7 @@ def clear_caches() -> None:
     _parse.cache_clear()
     _tree_nodes.cache_clear()
     _aliases_of.cache_clear()
+    _bound_names.cache_clear()
 
 
 @lru_cache(maxsize=512)
@@ -236,9 +245,14 @@ def dotted_name(node: ast.AST) -> str | None:
 
 
 class _RefCollector:
-    def __init__(self, ctx: RefContext, aliases: Mapping[str, str]) -> None:
+    def __init__(self, ctx: RefContext, aliases: Mapping[str, str],
+                 block: ast.Module | None = None) -> None:
         self.ctx = ctx
         self.aliases = {**ctx.aliases, **aliases}
+        # in a code block that imports a name and never binds it, the name is the module,
+        # whatever another block of the answer binds to that name
+        self.imported_here = (frozenset(aliases) - _bound_names(block)
+                              if block is not None else frozenset())
         self.variables = ctx.variables  # shared: a later block uses an earlier block's names
         self.classes = ctx.classes
 
@@ -296,7 +310,9 @@ class _RefCollector:
         name, typed = self.resolve(written)
         # Bound somewhere in the answer and not rewritten: even where an import of the same
         # name exists elsewhere (`queue = deque()` in one block, `import queue` in another)
-        local = not typed and name == written and written.partition(".")[0] in self.ctx.bound
+        head = written.partition(".")[0]
+        local = (not typed and name == written and head in self.ctx.bound
+                 and head not in self.imported_here)
         return SymbolRef(name, written, kind, keywords or [], receiver_typed=typed,
                          local_head=local)
 
@@ -421,7 +437,7 @@ def code_lines(body: str, ctx: RefContext) -> Iterator[tuple[int, int, str, list
     if tree is None:
         yield from _regex_lines(body, starts, ctx)
         return
-    collector = _RefCollector(ctx, _aliases_of(tree))
+    collector = _RefCollector(ctx, _aliases_of(tree), tree)
     class_spans = [(node.lineno, node.end_lineno or node.lineno, node)
                    for node in _tree_nodes(tree) if isinstance(node, ast.ClassDef)]
     for node, _, _ in [(c, 0, 0) for _, _, c in class_spans]:

@@ -135,3 +135,11 @@ def test_a_reference_through_a_variable_the_code_binds_is_marked_local() -> None
     assert not refs["json.loads"].local_head
     # prose written without backticks reads the same context
     assert [ref.local_head for ref in prose_refs("Call email.endswith() on it.", ctx)] == [True]
+
+
+def test_a_block_that_imports_a_name_another_block_binds_checks_the_module(
+        engine: Engine) -> None:
+    answer = ("```python\nfor time in [\"9:00\", \"10:00\"]:\n    print(time.upper())\n```\n\n"
+              "Then:\n\n```python\nimport time\n\ntime.sleeep(1)\n```\n")
+    assert [reason.split(":")[0] for reason in contradicted(engine, answer)] == [
+        "`time.sleeep` is not documented"]
