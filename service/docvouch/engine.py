@@ -18,6 +18,7 @@ from docvouch.code_refs import SymbolRef
 from docvouch.errors import InputTooLargeError
 from docvouch.index import Index
 from docvouch.matching import (
+    AnswerScope,
     Candidate,
     ClaimTerms,
     answer_score,
@@ -49,6 +50,8 @@ class Engine:
         # Popular sections recur across answers: keep their decoded records and term sets.
         self._passage = lru_cache(maxsize=passage_cache)(index.passage)
         self._terms = lru_cache(maxsize=passage_cache * 4)(index.passage_term_ids)
+        self._corpus_version = str(index.corpus.get("version") or "")
+        self._corpus_release = _release(self._corpus_version)
 
     def clear_caches(self) -> None:
         """Forget decoded passages and parsed snippets: the next answer runs cold (benchmarks)."""
@@ -118,8 +121,9 @@ class Engine:
         # when the answer imports nothing the corpus does not document.
         in_corpus = all(module in self.symbols for module in claim_set.imported_modules)
         own = claim_set.defined_names
-        checks = [[self._check(ref, in_corpus, own) for ref in claim.symbols]
-                  for claim in claims]
+        scope = AnswerScope(claim_set.imported_modules, own)
+        checks = [[self._check(ref, in_corpus, own, self._later_than_corpus(claim.versions))
+                   for ref in claim.symbols] for claim in claims]
         plain_terms = [tokenize(claim.plain) for claim in claims]
         # Code that only uses documented names is judged from the symbol table: no BM25.
         searched = [not settled_by_symbols(claim, claim_checks)
@@ -132,7 +136,7 @@ class Engine:
         for claim, claim_terms, claim_checks, cands, covs in zip(
                 claims, terms, checks, candidates, coverages, strict=True):
             judgement = judge(claim, claim_terms, claim_checks, cands, coverages=covs,
-                              answer_modules=claim_set.imported_modules)
+                              scope=scope)
             results.append(_claim_json(claim, claim_checks, judgement))
         summary = {"claims": len(results), **dict.fromkeys(VERDICTS, 0)}
         for result in results:
@@ -148,11 +152,28 @@ class Engine:
             "took_ms": round((time.perf_counter() - started) * 1000, 2),
         }
 
-    def _check(self, ref: SymbolRef, in_corpus: bool, own: frozenset[str]) -> SymbolCheck:
+    def _check(self, ref: SymbolRef, in_corpus: bool, own: frozenset[str],
+               later: str | None = None) -> SymbolCheck:
         result = self.symbols.check(ref)
         if result.status == "unverified" and in_corpus and ref.name.rsplit(".", 1)[-1] not in own:
-            return self.symbols.check_method_anywhere(ref) or result
+            result = self.symbols.check_method_anywhere(ref) or result
+        if later is not None and result.status in ("unknown", "invalid_keyword"):
+            # "3.11 has no `itertools.batched()`; it arrived in 3.12": these docs are older
+            # than what the claim speaks of, so a name they lack may be right
+            return SymbolCheck(ref, "unverified",
+                               reason=f"not in these docs ({self._corpus_version}); the claim "
+                                      f"speaks of version {later}")
         return result
+
+    def _later_than_corpus(self, versions: list[str]) -> str | None:
+        """The first version the claim names that is later than the corpus's, if any."""
+        if not versions or self._corpus_release is None:
+            return None
+        for version in versions:
+            release = _release(version)
+            if release is not None and release > self._corpus_release:
+                return version
+        return None
 
     def _query_terms(self, claim: Claim, plain_terms: list[str]) -> list[str]:
         """The claim's rarest terms: common ones ("return", "file") touch most postings of
@@ -208,3 +229,11 @@ def _claim_json(claim: Claim, checks: list[SymbolCheck], judgement: Any) -> dict
     if suggestions:
         out["suggestion"] = suggestions[0]
     return out
+
+
+def _release(version: str) -> tuple[int, ...] | None:
+    """"3.11" → (3, 11); None for what is not a dotted release number ("latest", "")."""
+    parts = version.split(".")
+    if not all(part.isdigit() for part in parts):
+        return None
+    return tuple(int(part) for part in parts)

@@ -146,6 +146,14 @@ def coverage_batch(claims: list[ClaimTerms], passages: list[list[np.ndarray]]
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class AnswerScope:
+    """What the whole answer says about its claims' subject."""
+
+    modules: frozenset[str] = frozenset()  # top-level modules its code imports
+    defined: frozenset[str] = frozenset()  # functions, classes, attributes its code defines
+
+
 @dataclass(slots=True)
 class Judgement:
     verdict: str
@@ -169,9 +177,9 @@ class _Scored:
 def judge(claim: Claim, terms: ClaimTerms, checks: list[SymbolCheck],
           candidates: list[Candidate], *, max_evidence: int = 3,
           coverages: list[float] | None = None,
-          answer_modules: frozenset[str] | None = None) -> Judgement:
+          scope: AnswerScope | None = None) -> Judgement:
     """The verdict for one claim (``coverages``: of each candidate, when batched already;
-    ``answer_modules``: the top-level modules the whole answer imports)."""
+    ``scope``: what the whole answer imports and defines)."""
     if coverages is None:
         coverages = terms.coverage_many([cand.terms for cand in candidates])
     scored = _score_candidates(claim, coverages, candidates)
@@ -186,7 +194,7 @@ def judge(claim: Claim, terms: ClaimTerms, checks: list[SymbolCheck],
                          [e for e in documented if e] + evidence())
     conflict = (_version_conflict(claim, checks, scored)
                 or _default_conflict(claim, checks, [s.candidate for s in scored] + candidates,
-                                     answer_modules))
+                                     scope or AnswerScope()))
     if conflict is not None:
         reason, ev = conflict
         return Judgement("contradicted", 0.1, reason, [ev, *evidence()])
@@ -511,7 +519,7 @@ class _Signature(NamedTuple):
 
 
 def _default_conflict(claim: Claim, checks: list[SymbolCheck], candidates: list[Candidate],
-                      answer_modules: frozenset[str] | None = None) -> tuple[str, dict] | None:
+                      scope: AnswerScope) -> tuple[str, dict] | None:
     """A claim that states a parameter's default ("`maxsize` defaults to 256") vs the signature."""
     if not _states_default(claim):
         return None
@@ -523,15 +531,17 @@ def _default_conflict(claim: Claim, checks: list[SymbolCheck], candidates: list[
     anchors = [i for i, w in enumerate(words) if w.startswith("default") or w == "leave"]
     in_code = {name.lower() for span in re.findall(r"`([^`]*)`", claim.text)
                for name in re.findall(r"[A-Za-z_]\w*", span)}
-    # A claim that calls a name the symbol table cannot place speaks of that callable: a
-    # signature retrieval found for its words counts only when it is of a function of that
-    # name (an undocumented `tool.approx()` is not `cmath.isclose`; `Fraction.limit_denominator()`
+    # A claim that calls a name the symbol table cannot place, or names a class it cannot
+    # place (`FileHandler`: logging's or urllib's), speaks of that callable: a signature
+    # retrieval found for its words counts only when it is of a function of that name (an
+    # undocumented `tool.approx()` is not `cmath.isclose`; `Fraction.limit_denominator()`
     # written without its module is `fractions.Fraction.limit_denominator`). A documented
-    # call brings its own signature and restricts nothing.
-    called = {c.ref.name.rsplit(".", 1)[-1] for c in checks
-              if c.ref.kind == "call" and c.status != "found"}
+    # name brings its own signature and restricts nothing.
+    called = {c.ref.name.rsplit(".", 1)[-1] for c in checks if c.status != "found" and (
+              c.ref.kind == "call" or (c.ref.kind == "mention" and c.ref.name[:1].isupper()))
+              and c.ref.name not in scope.defined}  # the answer's own class is no library's
     for sig in _signatures(checks, candidates):
-        if not sig.own and not _may_be_the_subject(sig.title, called, answer_modules):
+        if not sig.own and not _may_be_the_subject(sig.title, called, scope.modules):
             continue
         params = dict(_SIG_DEFAULT_RE.findall(sig.text))
         # the first parameter, in the order the claim most likely means them, whose
@@ -567,8 +577,7 @@ def _is_value(default: str) -> bool:
     return quoted or bool(_LITERAL_RE.fullmatch(default))
 
 
-def _may_be_the_subject(title: str, called: set[str], answer_modules: frozenset[str] | None
-                        ) -> bool:
+def _may_be_the_subject(title: str, called: set[str], answer_modules: frozenset[str]) -> bool:
     """Whether a signature retrieval found may be what the claim speaks of: one of the
     undocumented callable it calls, if any; a builtin's, or one of a module the answer
     imports (an answer about `tarfile` does not mean `bz2.open`'s mode). Answers that

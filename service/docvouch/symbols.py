@@ -218,6 +218,11 @@ class SymbolTable:
                                    reason=f"`{parts[-1]}` may be an attribute of `{parent}` "
                                           "instances, which the docs do not list")
             member = parts[depth]
+            if member.startswith("_"):
+                # the table leaves out underscore names, some public all the same (os._exit,
+                # sys._getframe): their absence says nothing
+                return SymbolCheck(ref, "unverified",
+                                   reason=f"`{ref.name}`: names starting with _ are not indexed")
             suggestion = self.suggest(parent, member)
             shown = f"{parent}.{member}"
             hint = f"; did you mean {_quoted(suggestion)}?" if suggestion else ""

@@ -224,3 +224,39 @@ def test_a_module_imported_from_its_package_is_not_an_instance_type(engine: Engi
     answer = ("```python\nfrom xml.etree import ElementTree\n\n"
               "root = ElementTree.fromstring(\"<a><b/></a>\")\nprint(root.findall(\"b\"))\n```\n")
     assert contradicted(engine, answer) == []
+
+
+@pytest.mark.parametrize("answer", [
+    "In the forked child, call `os._exit(1)` so no cleanup handlers run.",
+    "`sys._getframe()` returns the caller's frame object.",
+])
+def test_a_public_underscore_name_is_not_called_missing(engine: Engine, answer: str) -> None:
+    assert contradicted(engine, answer) == []
+
+
+def test_a_name_of_a_later_release_than_the_docs_is_not_called_missing(engine: Engine) -> None:
+    answer = "Python 3.11 lacks `itertools.batched()`, which arrived in 3.12."
+    assert contradicted(engine, answer) == []
+    # without a later version in the claim, the 3.11 docs decide
+    wrong = "Cut the list into chunks with `itertools.batched()`."
+    assert [reason.split(":")[0] for _, reason in contradicted(engine, wrong)] == [
+        "`itertools.batched` is not documented"]
+
+
+def test_a_class_the_symbol_table_cannot_place_is_not_judged_by_another_signature(
+        engine: Engine) -> None:
+    # `FileHandler` is logging's or urllib.request's; the builtin open() has mode='r'
+    right = 'A `FileHandler` writes in append mode: its `mode` defaults to `"a"`.'
+    assert contradicted(engine, right) == []
+    wrong = 'A `FileHandler` writes in append mode: its `mode` defaults to `"w"`.'
+    assert [reason for _, reason in contradicted(engine, wrong)] == [
+        "the documented default of `mode` is 'a', the claim says 'w'"]
+
+
+def test_the_answers_own_class_does_not_hide_the_signature_it_is_built_with(
+        engine: Engine) -> None:
+    wrong = ("```python\nfrom dataclasses import dataclass\n\n@dataclass\nclass Point:\n"
+             "    x: int\n```\n\nWith `@dataclass`, `frozen` defaults to True, so `Point` "
+             "instances are immutable.\n")
+    assert [reason for _, reason in contradicted(engine, wrong)] == [
+        "the documented default of `frozen` is False, the claim says True"]
