@@ -2,13 +2,13 @@
 
     python bench/false_alarms.py                 # both sets, counts
     python bench/false_alarms.py --show          # and each contradicted claim with its reason
-    python bench/false_alarms.py --set heldout2  # the latest set written blind (never tune on it)
+    python bench/false_alarms.py --set heldout2  # one set: tuned, heldout or heldout2
 
 ``bench/correct_answers`` was used to find and fix false alarms (a ratchet:
-``tests/eval/test_false_alarms.py``); ``bench/correct_answers_heldout`` was written blind to
-the engine, measured, then used for fixes too; ``bench/correct_answers_heldout2`` was
-written blind after that and is only measured. Every claim of both is correct, so every ``contradicted``
-verdict is a false alarm.
+``tests/eval/test_false_alarms.py``); ``bench/correct_answers_heldout`` and then
+``bench/correct_answers_heldout2`` were written blind to the engine, measured once, then
+used for fixes of what they found (their READMEs give both figures). Every claim of every
+set is correct, so every ``contradicted`` verdict is a false alarm.
 """
 
 from __future__ import annotations
