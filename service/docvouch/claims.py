@@ -50,7 +50,7 @@ def _inline_code(text: str) -> re.Pattern[str]:
 _MARKUP_RE = re.compile(r"\*\*|__|(?<!\w)[*_](?=\S)|(?<=\S)[*_](?!\w)|\[([^\]]*)\]\([^)]*\)")
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z'-]+")
 _VERSION_RE = re.compile(
-    r"(?:python|version|v|since|in|from|added|removed|deprecated|before|after|until|as of)"
+    r"\b(?:python|version|v|since|in|from|added|removed|deprecated|before|after|until|as of)"
     r"\s*(?:version\s*)?([23]\.\d{1,2})(?:\.\d+)?\+?",
     re.I,
 )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from docvouch import claims, code_refs
-from docvouch.claims import extract_claims
+from docvouch.claims import _versions, extract_claims
 
 ANSWER = """Sure! Here's how you can do it.
 
@@ -68,6 +69,16 @@ def test_inline_code_is_attached_to_its_sentence() -> None:
 def test_versions_are_extracted_from_prose() -> None:
     claim = next(c for c in claims_of(ANSWER) if "fmean" in c.text)
     assert claim.versions == ["3.8"]
+
+
+@pytest.mark.parametrize(("text", "versions"), [
+    ("It was added in Python 3.8 and changed in 3.11.", ["3.11", "3.8"]),
+    ("Use v3.12 or later.", ["3.12"]),
+    ("The lock is released within 3.5 seconds.", []),  # "in" inside a word is no cue
+    ("Wait a min 2.5 seconds first.", []),
+])
+def test_a_version_needs_a_cue_word(text: str, versions: list[str]) -> None:
+    assert _versions(text) == versions
 
 
 def test_python_code_gives_calls_with_keywords_and_resolved_receivers() -> None:
