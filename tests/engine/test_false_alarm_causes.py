@@ -21,6 +21,11 @@ def contradicted(engine: Engine, answer: str) -> list[tuple[str, str]]:
             if verdict == "contradicted"]
 
 
+def reasons(engine: Engine, answer: str) -> list[str]:
+    """Why each contradicted claim of the answer is contradicted."""
+    return [reason for _, reason in contradicted(engine, answer)]
+
+
 @pytest.mark.parametrize("answer", [
     "```python\nimport json\nfrom datetime import datetime\n\n"
     "print(json.dumps({\"when\": datetime.now()}, default=str))\n```\n",
@@ -45,7 +50,7 @@ def test_a_default_given_as_a_formula_is_not_read_as_its_numbers(engine: Engine)
                "min(32, os.cpu_count() + 4).")
     assert contradicted(engine, formula) == []
     wrong = "For `concurrent.futures.ThreadPoolExecutor`, `max_workers` defaults to 8."
-    assert [reason for _, reason in contradicted(engine, wrong)] == [
+    assert reasons(engine, wrong) == [
         "the documented default of `max_workers` is None, the claim says 8.0"]
 
 
@@ -65,7 +70,7 @@ def test_a_version_any_note_on_the_page_gives_is_not_contradicted(engine: Engine
 
 def test_a_version_no_note_on_the_page_gives_is_still_caught(engine: Engine) -> None:
     wrong = "The `match` statement was added in Python 3.8 for structural pattern matching."
-    assert [reason for _, reason in contradicted(engine, wrong)] == [
+    assert reasons(engine, wrong) == [
         "the docs say added in version 3.10, the claim says 3.8"]
 
 
@@ -79,7 +84,7 @@ def test_a_note_about_another_feature_does_not_date_the_claim(engine: Engine) ->
 def test_a_note_that_names_what_the_claim_says_dates_it(engine: Engine) -> None:
     # "Changed in version 3.7: Dictionary order is guaranteed to be insertion order."
     wrong = "Since Python 3.6, dictionaries are guaranteed to preserve insertion order."
-    assert [reason for _, reason in contradicted(engine, wrong)] == [
+    assert reasons(engine, wrong) == [
         "the docs say changed in version 3.7, the claim says 3.6"]
     right = "Since Python 3.7, dictionaries are guaranteed to preserve insertion order."
     assert contradicted(engine, right) == []
@@ -149,14 +154,14 @@ def test_hashlib_scrypt_is_documented_where_the_interpreter_has_it(engine: Engin
 def test_a_number_with_thousands_separators_is_one_value(engine: Engine) -> None:
     stem = "The `max_denominator` of `Fraction.limit_denominator()` defaults to "
     assert contradicted(engine, stem + "1,000,000.") == []
-    assert [reason for _, reason in contradicted(engine, stem + "1,000.")] == [
+    assert reasons(engine, stem + "1,000.") == [
         "the documented default of `max_denominator` is 1000000, the claim says 1000.0"]
 
 
 def test_the_parameter_nearest_the_word_default_is_the_one_compared(engine: Engine) -> None:
     stem = "`statistics.quantiles()` cuts the data into `n` groups, and its default method is "
     assert contradicted(engine, stem + '"exclusive".') == []
-    assert [reason for _, reason in contradicted(engine, stem + '"inclusive".')] == [
+    assert reasons(engine, stem + '"inclusive".') == [
         "the documented default of `method` is 'exclusive', the claim says 'inclusive'"]
 
 
@@ -176,7 +181,7 @@ def test_a_retrieved_signature_of_a_module_the_answer_does_not_use_is_not_compar
     wrong = ("```python\nimport gzip\n\nwith gzip.open(\"log.gz\", \"wt\") as f:\n"
              "    f.write(\"done\")\n```\n\nIf you don't pass a level, the default "
              "compresslevel is 6.\n")
-    assert [reason for _, reason in contradicted(engine, wrong)] == [
+    assert reasons(engine, wrong) == [
         "the documented default of `compresslevel` is 9, the claim says 6.0"]
 
 
@@ -194,13 +199,13 @@ def test_the_word_default_and_plain_words_do_not_pick_the_parameter(
 
 def test_a_wrong_default_is_compared_with_the_parameter_named(engine: Engine) -> None:
     wrong = "In `collections.namedtuple()`, `rename` defaults to True."
-    assert [reason for _, reason in contradicted(engine, wrong)] == [
+    assert reasons(engine, wrong) == [
         "the documented default of `rename` is False, the claim says True"]
 
 
 def test_an_empty_string_default_is_a_value(engine: Engine) -> None:
     wrong = "In `urllib.parse.urlsplit()`, `scheme` defaults to 'http'."
-    assert [reason for _, reason in contradicted(engine, wrong)] == [
+    assert reasons(engine, wrong) == [
         "the documented default of `scheme` is '', the claim says 'http'"]
     assert contradicted(engine, "In `urllib.parse.urlsplit()`, `scheme` defaults to `''`.") == []
 
@@ -208,7 +213,7 @@ def test_an_empty_string_default_is_a_value(engine: Engine) -> None:
 def test_a_bare_note_on_a_related_passage_still_dates_the_claim(engine: Engine) -> None:
     # "Mapping Types — dict" notes "New in version 3.9." under `d | other`
     stem = "The dict merge operator `d | other` was added in Python "
-    assert [reason for _, reason in contradicted(engine, stem + "3.8.")] == [
+    assert reasons(engine, stem + "3.8.") == [
         "the docs say added in version 3.9, the claim says 3.8"]
     assert contradicted(engine, stem + "3.9.") == []
 
@@ -249,7 +254,7 @@ def test_a_class_the_symbol_table_cannot_place_is_not_judged_by_another_signatur
     right = 'A `FileHandler` writes in append mode: its `mode` defaults to `"a"`.'
     assert contradicted(engine, right) == []
     wrong = 'A `FileHandler` writes in append mode: its `mode` defaults to `"w"`.'
-    assert [reason for _, reason in contradicted(engine, wrong)] == [
+    assert reasons(engine, wrong) == [
         "the documented default of `mode` is 'a', the claim says 'w'"]
 
 
@@ -258,5 +263,5 @@ def test_the_answers_own_class_does_not_hide_the_signature_it_is_built_with(
     wrong = ("```python\nfrom dataclasses import dataclass\n\n@dataclass\nclass Point:\n"
              "    x: int\n```\n\nWith `@dataclass`, `frozen` defaults to True, so `Point` "
              "instances are immutable.\n")
-    assert [reason for _, reason in contradicted(engine, wrong)] == [
+    assert reasons(engine, wrong) == [
         "the documented default of `frozen` is False, the claim says True"]
