@@ -578,10 +578,10 @@ def _is_value(default: str) -> bool:
 
 
 def _may_be_the_subject(title: str, called: set[str], answer_modules: frozenset[str]) -> bool:
-    """Whether a signature retrieval found may be what the claim speaks of: one of the
-    undocumented callable it calls, if any; a builtin's, or one of a module the answer
-    imports (an answer about `tarfile` does not mean `bz2.open`'s mode). Answers that
-    import nothing leave every signature possible."""
+    """Whether a signature retrieval found may be what the claim speaks of: of a name in
+    ``called`` (the callables the claim names that the symbol table cannot place), if there
+    are any; and a builtin's, or of a module the answer imports (an answer about `tarfile`
+    does not mean `bz2.open`'s mode). Answers that import nothing leave every module open."""
     dotted = title.split("(", 1)[0]
     if called and dotted.rsplit(".", 1)[-1] not in called:
         return False
