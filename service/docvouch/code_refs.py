@@ -87,6 +87,9 @@ RETURNS = {
     "concurrent.futures.ThreadPoolExecutor.submit": "concurrent.futures.Future",
     "concurrent.futures.ProcessPoolExecutor.submit": "concurrent.futures.Future",
 }
+# Context managers whose `with ... as name` binds something else than themselves.
+ENTER_GIVES_ARGUMENT = frozenset({"contextlib.closing", "contextlib.nullcontext"})
+ENTER_GIVES = {"tempfile.TemporaryDirectory": "str"}
 # Methods that return an instance of their own class (classmethod constructors, copies).
 SAME_TYPE = frozenset({"home", "cwd", "now", "today", "utcnow", "resolve", "absolute",
                        "expanduser", "with_suffix", "with_name", "with_stem", "joinpath",
@@ -153,7 +156,8 @@ def learn_names(blocks: list[str], ctx: RefContext) -> None:
                 collector.note_assignment(stmt)
             for item in getattr(stmt, "items", ()):
                 if isinstance(item, ast.withitem) and item.optional_vars is not None:
-                    collector.note_binding(item.optional_vars, item.context_expr)
+                    collector.note_binding(item.optional_vars, item.context_expr,
+                                           entered=True)
             if isinstance(stmt, (ast.For, ast.AsyncFor)):
                 collector.note_loop(stmt)
     ctx.variables.pop("self", None)
@@ -278,9 +282,13 @@ class _RefCollector:
             else:
                 self.variables.pop(stmt.target.id, None)
 
-    def note_binding(self, target: ast.AST, value: ast.AST | None) -> None:
-        """``with X() as name`` / ``name = X()``: remember what ``name`` holds."""
-        kind = self.type_of(value) if value is not None else None
+    def note_binding(self, target: ast.AST, value: ast.AST | None, *,
+                     entered: bool = False) -> None:
+        """``name = X()`` / ``with X() as name`` (``entered``): remember what ``name`` holds."""
+        if value is None:
+            kind = None
+        else:
+            kind = self.entered_type(value) if entered else self.type_of(value)
         if isinstance(target, ast.Name):
             if kind:
                 self.variables[target.id] = kind
@@ -356,6 +364,22 @@ class _RefCollector:
             if left and left.endswith("Path"):
                 return left
         return None
+
+    def entered_type(self, manager: ast.AST) -> str | None:
+        """What ``with manager as name`` binds: ``__enter__``'s result, which is the manager
+        itself for files, connections and executors, but the wrapped object for
+        `closing(conn)` and a path string for `TemporaryDirectory()`."""
+        if not isinstance(manager, ast.Call):
+            return self.type_of(manager)
+        written = dotted_name(manager.func)
+        callee = self.resolve(written)[0] if written else None
+        if callee in ENTER_GIVES_ARGUMENT:
+            return self.type_of(manager.args[0]) if manager.args else None
+        if callee in ENTER_GIVES:
+            return ENTER_GIVES[callee]
+        # otherwise as for an assignment: a class gives itself, and a function's "type" is
+        # the function, whose members the symbol table never calls missing
+        return self.type_of(manager)
 
     def element_type(self, iterable: ast.AST) -> str | None:
         """What ``for x in iterable`` binds x to, for the iterables we know."""
@@ -457,7 +481,8 @@ def code_lines(body: str, ctx: RefContext) -> Iterator[tuple[int, int, str, list
             refs = collector.refs_of(_header_of(stmt))
             for item in getattr(stmt, "items", ()):
                 if isinstance(item, ast.withitem) and item.optional_vars is not None:
-                    collector.note_binding(item.optional_vars, item.context_expr)
+                    collector.note_binding(item.optional_vars, item.context_expr,
+                                           entered=True)
             if isinstance(stmt, (ast.For, ast.AsyncFor)):
                 collector.note_loop(stmt)
         if not refs:

@@ -265,3 +265,13 @@ def test_the_answers_own_class_does_not_hide_the_signature_it_is_built_with(
              "instances are immutable.\n")
     assert reasons(engine, wrong) == [
         "the documented default of `frozen` is False, the claim says True"]
+
+
+def test_with_closing_binds_the_object_it_wraps(engine: Engine) -> None:
+    answer = ("```python\nimport sqlite3\nfrom contextlib import closing\n\n"
+              "with closing(sqlite3.connect(\"stock.db\")) as db:\n"
+              "    db.execute(\"DELETE FROM items\")\n    db.commit()\n```\n")
+    assert contradicted(engine, answer) == []
+    wrong = answer.replace("db.commit()", "db.save()")
+    assert [reason.split(";")[0] for reason in reasons(engine, wrong)] == [
+        "`sqlite3.Connection.save` is not documented: class `sqlite3.Connection` has no `save`"]
