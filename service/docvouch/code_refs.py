@@ -144,10 +144,7 @@ def learn_names(blocks: list[str], ctx: RefContext) -> None:
                 ctx.modules.update(alias.name for alias in node.names)
             elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
                 ctx.defined.add(node.attr)
-            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                ctx.bound.add(node.id)
-            elif isinstance(node, ast.arg):
-                ctx.bound.add(node.arg)
+        ctx.bound.update(_bound_names(tree))
         ctx.decorated.update(
             node.name for node in tree.body  # module level: a method is reached through self
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.decorator_list)

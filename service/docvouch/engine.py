@@ -122,8 +122,10 @@ class Engine:
         in_corpus = all(module in self.symbols for module in claim_set.imported_modules)
         own = claim_set.defined_names
         scope = AnswerScope(claim_set.imported_modules, own)
-        checks = [[self._check(ref, in_corpus, own, self._later_than_corpus(claim.versions))
-                   for ref in claim.symbols] for claim in claims]
+        checks = []
+        for claim in claims:
+            later = self._later_than_corpus(claim.versions)
+            checks.append([self._check(ref, in_corpus, own, later) for ref in claim.symbols])
         plain_terms = [tokenize(claim.plain) for claim in claims]
         # Code that only uses documented names is judged from the symbol table: no BM25.
         searched = [not settled_by_symbols(claim, claim_checks)

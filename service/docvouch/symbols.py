@@ -210,8 +210,7 @@ class SymbolTable:
                 # itself: what it holds cannot be judged
                 return SymbolCheck(ref, "unverified",
                                    reason=f"`{'.'.join(parts[:-1])}` is not documented")
-            if (ref.receiver_typed and ref.kind != "call" and depth == len(parts) - 1
-                    and known.kind != "module"):
+            if ref.receiver_typed and ref.kind != "call" and depth == len(parts) - 1:
                 # `r.stdout`, `args.verbose`, `self.items`: instances carry attributes that
                 # their class's documentation never lists (set in __init__, or by a parser)
                 return SymbolCheck(ref, "unverified",
