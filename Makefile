@@ -14,7 +14,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export VIRTUAL_ENV := $(abspath $(VENV))
 
-.PHONY: setup serve test lint check bench bench-latency bench-load bench-topology eval clean extension
+.PHONY: setup accel serve test lint check bench bench-latency bench-load bench-topology eval clean extension
 
 $(PYTHON):
 	@$(BASE_PYTHON) -m venv $(VENV) || { echo "make: could not create $(VENV) with \
@@ -23,18 +23,27 @@ $(PYTHON):
 
 $(STAMP): pyproject.toml | $(PYTHON)
 	$(PIP) install --quiet --disable-pip-version-check --upgrade pip
-	$(PIP) install --quiet --disable-pip-version-check -e '.[test,bench]'
+	$(PIP) install --quiet --disable-pip-version-check -e '.[test,bench,accel]'
 	@touch $(STAMP)
 
 setup: $(STAMP)
 
+## Compile the engine with mypyc (needs cc and the Python headers); a no-op while fresh.
+## An edited engine module runs as Python until this runs again (service/docvouch/accel.py).
+accel: $(STAMP)
+	$(PYTHON) -m docvouch accel build
+
 ## Set up, build the default corpus on first run, and serve on 127.0.0.1:8765
+## (the engine compiled when a C compiler is there, as Python otherwise)
 serve: $(STAMP)
+	$(PYTHON) -m docvouch accel build --if-possible
 	$(PYTHON) -m docvouch serve
 
-## Everything the tests need (system packages included), then lint and the whole suite
+## Everything the tests need (system packages and the C toolchain included), the compiled
+## engine (so the suite tests what `make serve` runs), then lint and the whole suite
 test: $(STAMP)
 	./scripts/install-test-deps
+	$(MAKE) accel
 	$(MAKE) check
 
 lint:
@@ -68,4 +77,4 @@ bench-load: $(STAMP)
 	$(PYTHON) bench/load.py --write bench/RESULTS.md
 
 clean:
-	rm -rf .make build dist *.egg-info .pytest_cache .ruff_cache
+	rm -rf .make build dist *.egg-info .pytest_cache .ruff_cache service/docvouch/_accel

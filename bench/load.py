@@ -57,6 +57,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 import benchkit  # bench/ is the script directory, first on sys.path
+from docvouch import accel
 
 HERE = Path(__file__).resolve().parent
 ANSWERS = HERE / "labelled" / "answers"
@@ -112,6 +113,7 @@ class Result:
     client: str = "python"
     answered: int | None = None  # 200s, when the client reports counts instead of samples
     answer: str = "typical"  # which of answers() was sent
+    engine: str = "compiled"  # how the server ran the engine: compiled (mypyc) or python
     fixed_ms: dict[float, float] = field(default_factory=dict)  # percentile -> ms (wrk)
     probe_ms: tuple[float, float] = (math.nan, math.nan)  # host_probe_ms() before, after
     # (sent, seconds after the window opened; latency, s; engine ms or None): raw closed loop
@@ -148,15 +150,16 @@ class Result:
 
     def row(self) -> str:
         engine = f"{statistics.median(self.engine_ms):.1f}" if self.engine_ms else "–"
-        return (f"| {self.answer} | {self.workload} | {self.client} | {self.concurrency} "
+        return (f"| {self.answer} | {self.engine} | {self.workload} | {self.client} "
+                f"| {self.concurrency} "
                 f"| {self.rate:,.1f} | {self.percentile_ms(0.5):.1f} "
                 f"| {self.percentile_ms(0.99):.1f} | {engine} | {self.count:,} | {self.busy:,} "
                 f"| {self.errors:,} | {self.probe_ms[0]:.1f} / {self.probe_ms[1]:.1f} |")
 
 
-HEADER = ("| answer | workload | client | concurrency | answers/s | p50 ms | p99 ms "
+HEADER = ("| answer | engine | workload | client | concurrency | answers/s | p50 ms | p99 ms "
           "| engine p50 ms | 200s | 503s | errors | host probe ms (before / after) |\n"
-          "|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 ENGINE_RE = re.compile(r"engine;dur=([0-9.]+)")
 
 
@@ -385,9 +388,11 @@ def run_wrk(url: str, answer: str, workload: str, concurrency: int, seconds: flo
     return result
 
 
-def start_server(workers: int, home: str | None) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(workers: int, home: str | None, engine: str
+                 ) -> tuple[subprocess.Popen[bytes], str]:
     port = benchkit.free_port()
-    env = {**os.environ, "DOCVOUCH_LOG_LEVEL": "warning"}
+    env = {**os.environ, "DOCVOUCH_LOG_LEVEL": "warning",
+           accel.ENV_SWITCH: "1" if engine == "compiled" else "0"}
     if home:
         env["DOCVOUCH_HOME"] = home
     process = subprocess.Popen(
@@ -410,18 +415,39 @@ async def wait_ready(url: str, deadline_s: float = 300) -> None:
     raise SystemExit(f"{url} not ready within {deadline_s} s")
 
 
+async def served_engine(url: str) -> str:
+    """compiled or python, as the server's build_info metric says."""
+    async with aiohttp.ClientSession() as session, session.get(url + "/metrics") as response:
+        found = re.search(r'docvouch_build_info\{[^}]*engine="(\w+)"', await response.text())
+    return found.group(1) if found else "unknown"
+
+
 async def main_async(args: argparse.Namespace) -> str:
     texts = answers(args.answers)
+    results: list[Result] = []
+    # Each round runs every configuration once, so the machine's drift over the run
+    # spreads across all of them instead of landing on one; both engines run in every
+    # round, each on a server of its own.
+    for _ in range(args.repeat):
+        for engine in ([None] if args.url else args.engine):
+            results += await run_round(args, texts, engine)
+    return report(args, texts, results)
+
+
+async def run_round(args: argparse.Namespace, texts: dict[str, str], engine: str | None
+                    ) -> list[Result]:
     process = None
     url = args.url
     if url is None:
-        process, url = start_server(args.workers, args.home)
+        process, url = start_server(args.workers, args.home, engine or "compiled")
+    results = []
     try:
         await wait_ready(url)
-        results = []
-        # Each round runs every configuration once, so the machine's drift over the run
-        # spreads across all of them instead of landing on one.
-        for name, answer in ((n, a) for _ in range(args.repeat) for n, a in texts.items()):
+        served = await served_engine(url)
+        if engine is not None and served != engine:
+            raise SystemExit(f"asked for the {engine} engine, the server runs {served}: "
+                             f"`docvouch accel status` says why")
+        for name, answer in texts.items():
             for workload in args.workloads:
                 for concurrency, client in ((c, k) for c in args.concurrency
                                             for k in args.client):
@@ -434,18 +460,24 @@ async def main_async(args: argparse.Namespace) -> str:
                         result = await run(url, answer, workload, concurrency,
                                            args.seconds, args.warmup)
                     result.answer, result.probe_ms = name, (probe, benchkit.host_probe_ms())
+                    result.engine = served
                     print(result.row(), result.error_kinds or "", file=sys.stderr, flush=True)
                     results.append(result)
             for rate in args.rate:
                 probe = benchkit.host_probe_ms()
                 result = await run_open_loop(url, answer, rate, 16, args.seconds, args.warmup)
                 result.answer, result.probe_ms = name, (probe, benchkit.host_probe_ms())
+                result.engine = served
                 print(result.row(), result.error_kinds or "", file=sys.stderr, flush=True)
                 results.append(result)
     finally:
         if process is not None:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)
+    return results
+
+
+def report(args: argparse.Namespace, texts: dict[str, str], results: list[Result]) -> str:
     described = "; ".join(
         f"`{name}` {len(text.split())} words, {claim_count(text)} claims ({len(text):,} "
         "characters" + (", whole labelled answers" if name == "labelled" else
@@ -461,7 +493,10 @@ async def main_async(args: argparse.Namespace) -> str:
         f"settings (queue_max 64, deadline 10 s). Answers: {described}; closed-loop "
         f"clients, {args.warmup:g} s warm-up then {args.seconds:g} s measured per row.",
         "", HEADER, *(r.row() for r in results), "", *repeat_summary(results),
-        *speed_split(results),
+        *engine_ratios(results), *speed_split(results),
+        "`engine`: `compiled`, the engine's modules built by mypyc (`docvouch accel build`, "
+        "which `make serve` runs); `python`, the same source interpreted: the reference. "
+        "Every round starts one server per engine and runs all its rows on it. "
         "`distinct`: a different answer every request (always computed by a worker; the "
         "answers differ in their first line, so a worker's caches of parsed code snippets "
         "and decoded passages are warm, as for an answer re-checked while it streams in: "
@@ -500,12 +535,16 @@ def _public_args(args: list[str]) -> list[str]:
     return out
 
 
-def configurations(results: list[Result]) -> dict[tuple[str, str, str, int], list[Result]]:
-    """Rows grouped by what they measured (answer, workload, client, concurrency), in the
-    order first run: ``--repeat`` runs each configuration several times."""
-    groups: dict[tuple[str, str, str, int], list[Result]] = {}
+Configuration = tuple[str, str, str, str, int]  # answer, engine, workload, client, concurrency
+
+
+def configurations(results: list[Result]) -> dict[Configuration, list[Result]]:
+    """Rows grouped by what they measured, in the order first run: ``--repeat`` runs each
+    configuration several times."""
+    groups: dict[Configuration, list[Result]] = {}
     for r in results:
-        groups.setdefault((r.answer, r.workload, r.client, r.concurrency), []).append(r)
+        key = (r.answer, r.engine, r.workload, r.client, r.concurrency)
+        groups.setdefault(key, []).append(r)
     return groups
 
 
@@ -524,16 +563,48 @@ def repeat_summary(results: list[Result]) -> list[str]:
         return []
     out = ["Repeated rows, median (range) per configuration: this machine's speed drifts "
            "between rows, so one row alone can land anywhere in the range.", "",
-           "| answer | workload | client | concurrency | rows | answers/s | p50 ms | p99 ms "
-           "| errors |", "|---|---|---|---|---|---|---|---|---|"]
-    for (answer, workload, client, concurrency), rows in groups.items():
+           "| answer | engine | workload | client | concurrency | rows | answers/s | p50 ms "
+           "| p99 ms | errors |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for (answer, engine, workload, client, concurrency), rows in groups.items():
         out.append(
-            f"| {answer} | {workload} | {client} | {concurrency} | {len(rows)} "
+            f"| {answer} | {engine} | {workload} | {client} | {concurrency} | {len(rows)} "
             f"| {_spread([r.rate for r in rows], ',.1f')} "
             f"| {_spread([r.percentile_ms(0.5) for r in rows], '.1f')} "
             f"| {_spread([r.percentile_ms(0.99) for r in rows], '.1f')} "
             f"| {sum(r.errors for r in rows):,} |")
     return [*out, ""]
+
+
+def _ratio(compiled: list[Result], python: list[Result], read: Callable[[Result], float]
+           ) -> float:
+    return (statistics.median(map(read, compiled)) / statistics.median(map(read, python)))
+
+
+def _engine_p50(r: Result) -> float:
+    return statistics.median(r.engine_ms)
+
+
+def engine_ratios(results: list[Result]) -> list[str]:
+    """Compiled against python for every configuration run on both: ratios of the medians,
+    from the same run (the machine's drift lands on both, round by round)."""
+    groups = configurations(results)
+    out = []
+    for (answer, engine, workload, client, concurrency), compiled in groups.items():
+        python = groups.get((answer, "python", workload, client, concurrency))
+        if engine != "compiled" or not python:
+            continue
+        parts = [f"answers/s × {_ratio(compiled, python, lambda r: r.rate):.2f}",
+                 f"p99 × {_ratio(compiled, python, lambda r: r.percentile_ms(0.99)):.2f}"]
+        if all(r.engine_ms for r in compiled + python):
+            parts.append(f"engine time per answer × {_ratio(compiled, python, _engine_p50):.2f}"
+                         f" ({statistics.median(map(_engine_p50, compiled)):.1f} against "
+                         f"{statistics.median(map(_engine_p50, python)):.1f} ms)")
+        out.append(f"- `{answer}` {workload}, {client}, concurrency {concurrency}: "
+                   + ", ".join(parts))
+    if not out:
+        return []
+    return ["Compiled engine against the Python reference, same run (ratios of the medians "
+            "per configuration):", "", *out, ""]
 
 
 def speed_split(results: list[Result]) -> list[str]:
@@ -561,7 +632,7 @@ def speed_split(results: list[Result]) -> list[str]:
             engine = statistics.fmean(e for _, s in half for e in timed[s])
             parts.append(f"{label} half: engine {engine:.1f} ms an answer, "
                          f"{len(latencies) / len(half):,.0f} answers/s, p99 {p99:.1f} ms")
-        lines.append(f"- `{r.answer}` {r.workload} at concurrency {r.concurrency} "
+        lines.append(f"- `{r.answer}` {r.engine} {r.workload} at concurrency {r.concurrency} "
                      f"({len(ranked)} seconds): {parts[0]}; {parts[1]}.")
     if not lines:
         return []
@@ -608,13 +679,14 @@ def _open_loop_rate(workload: str) -> float | None:
 def targets(results: list[Result]) -> list[str]:
     """Issue 3's targets, checked against this run's rows (each row on its own)."""
     out = ["Targets (issue 3), checked by the script:", ""]
-    for (answer, workload, client, concurrency), rows in configurations(results).items():
+    for (answer, engine, workload, client, concurrency), rows in configurations(results).items():
         rates = _spread([r.rate for r in rows], ",.1f")
         p99 = _spread([r.percentile_ms(0.99) for r in rows], ".1f")
         rate = _open_loop_rate(workload)
         if concurrency == 16 and rate is None:
             out.append(f"- ≥ 100 answers/s with p99 ≤ 100 ms at concurrency 16, {workload} "
-                       f"({answer}, {client}): {_verdict(rows, _closed_loop_met)} ({rates}/s, "
+                       f"({answer}, {engine}, {client}): {_verdict(rows, _closed_loop_met)} "
+                       f"({rates}/s, "
                        f"p99 {p99} ms{_engine_speeds(rows, _closed_loop_met)})")
         if rate is not None and rate >= 100:
             # Closed-loop clients keep 16 requests in flight whatever the rate, so there the
@@ -624,11 +696,12 @@ def targets(results: list[Result]) -> list[str]:
             def held(r: Result, rate: float = rate) -> bool:
                 return r.rate >= 0.99 * rate and r.percentile_ms(0.99) <= 100
             out.append(f"- open loop, {rate:g} answers/s over at most 16 connections "
-                       f"({answer}), p99 ≤ 100 ms: {_verdict(rows, held)} ({rates}/s, "
+                       f"({answer}, {engine}), p99 ≤ 100 ms: {_verdict(rows, held)} ({rates}/s, "
                        f"p99 {p99} ms)")
         if concurrency == 256:
             errors, busy = sum(r.errors for r in rows), sum(r.busy for r in rows)
-            out.append(f"- zero errors at concurrency 256, {workload} ({answer}, {client}): "
+            out.append(f"- zero errors at concurrency 256, {workload} ({answer}, {engine}, "
+                       f"{client}): "
                        f"{_verdict(rows, lambda r: r.errors == 0)} ({errors} errors, "
                        f"{busy} × 503 counted apart)")
     if any((_open_loop_rate(r.workload) or 0) >= 100 for r in results):
@@ -637,13 +710,15 @@ def targets(results: list[Result]) -> list[str]:
                 "under 100 ms needs 160 answers/s, and a p99 under 100 ms more, as the tail "
                 "lies above the mean. The open-loop rows hold the rate at "
                 "N answers/s over at most 16 connections and measure the p99 it gets."]
-    for (answer, workload, client, concurrency), rows in configurations(results).items():
+    for (answer, engine_label, workload, client, concurrency), rows in (
+            configurations(results).items()):
         engine_ms = [ms for r in rows for ms in r.engine_ms]
         if workload != "distinct" or concurrency != 1 or not engine_ms:
             continue
         engine = statistics.median(engine_ms)
         overhead = statistics.median(r.percentile_ms(0.5) for r in rows) - engine
-        out += ["", f"At concurrency 1 ({client}) the engine takes {engine:.1f} ms per distinct "
+        out += ["", f"At concurrency 1 ({engine_label}, {client}) the engine takes "
+                f"{engine:.1f} ms per distinct "
                 f"`{answer}` answer and the service adds about {overhead:.1f} ms (HTTP, "
                 f"validation, cache look-up, the worker round trip); with 2 workers on 2 "
                 f"cores, such answers cannot exceed about {2000 / engine:.0f}/s on this "
@@ -686,6 +761,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=_at_least_one, default=1,
                         help="run every row this many times (in rounds) and add a table of "
                              "medians and ranges; the targets say in how many rows they held")
+    parser.add_argument("--engine", nargs="+", choices=("compiled", "python"),
+                        default=["compiled", "python"],
+                        help="run every row on a server with the mypyc-compiled engine, the "
+                             "plain Python one, or both (the default: python is the "
+                             "reference); compiled needs `docvouch accel build` first")
     parser.add_argument("--write", type=Path, help="update this RESULTS.md section")
     args = parser.parse_args()
     section = asyncio.run(main_async(args))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 from docvouch import code_refs
 from docvouch.code_refs import SymbolRef
@@ -149,11 +150,11 @@ def _block_span(text: str, lines: list[int], line_map: list[int]) -> tuple[int, 
     return start, end
 
 
-def _in_paragraph(tokens: list, i: int) -> bool:
+def _in_paragraph(tokens: list[Token], i: int) -> bool:
     return i > 0 and tokens[i - 1].type == "paragraph_open"
 
 
-def _is_header_row(tokens: list, i: int) -> bool:
+def _is_header_row(tokens: list[Token], i: int) -> bool:
     # The row sits inside thead when the nearest enclosing section opener is thead_open.
     for tok in reversed(tokens[:i]):
         if tok.type in ("thead_open", "tbody_open"):
@@ -161,7 +162,7 @@ def _is_header_row(tokens: list, i: int) -> bool:
     return False
 
 
-def _table_row(tokens: list, i: int) -> tuple[list[str], int]:
+def _table_row(tokens: list[Token], i: int) -> tuple[list[str], int]:
     cells: list[str] = []
     while i < len(tokens) and tokens[i].type != "tr_close":
         if tokens[i].type == "inline":

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from docvouch import __version__
+from docvouch import __version__, accel
 from docvouch.errors import DocVouchError, IndexCorruptError, IndexError_
 from docvouch.store import (
     DEFAULT_CORPUS,
@@ -219,7 +219,8 @@ def _verdicts(raw: str) -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="docvouch", description="Check AI chat answers against real documentation.")
-    parser.add_argument("--version", action="version", version=f"docvouch {__version__}")
+    parser.add_argument("--version", action="version",
+                        version=f"docvouch {__version__} (engine: {accel.state().label})")
     parser.add_argument("--home", help="where corpora live (env DOCVOUCH_HOME; default: the "
                         "user data directory)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -271,9 +272,10 @@ def build_parser() -> argparse.ArgumentParser:
         serve_cli = None
     if serve_cli is not None:
         serve_cli.register(sub)
-    from docvouch import ingest_cli
+    from docvouch import accel_cli, ingest_cli
 
     ingest_cli.register(sub)
+    accel_cli.register(sub)
     return parser
 
 

@@ -771,4 +771,5 @@ def answer_score(verdicts: list[str]) -> int | None:
     weights = [VERDICT_WEIGHT[v] for v in verdicts if v in VERDICT_WEIGHT]
     if not weights:
         return None
-    return round(100 * sum(weights) / len(weights))
+    total: float = sum(weights)  # named: mypyc (accel.py) mistypes sum() inside the formula
+    return round(100 * total / len(weights))

@@ -19,7 +19,7 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import choose_encoder
 
-from docvouch import __version__
+from docvouch import __version__, accel
 
 # The *_created series double the exposition size and nothing here reads them.
 disable_created_metrics()
@@ -37,8 +37,9 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         reg = self.registry
-        Gauge("docvouch_build_info", "DocVouch version.", ["version"],
-              registry=reg).labels(__version__).set(1)
+        Gauge("docvouch_build_info", "DocVouch version, and its engine: compiled (mypyc) "
+              "or python.", ["version", "engine"],
+              registry=reg).labels(__version__, accel.state().label).set(1)
         self.requests = Counter(
             "docvouch_http_requests_total", "HTTP requests answered.",
             ["route", "method", "status"], registry=reg)

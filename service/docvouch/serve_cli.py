@@ -20,6 +20,7 @@ import sys
 import textwrap
 from typing import Any
 
+from docvouch import accel
 from docvouch.settings import CONFIG_ENV, SettingsError, describe, load_settings
 
 EXIT_OK, EXIT_START_FAILED, EXIT_USAGE = 0, 1, 2
@@ -212,7 +213,7 @@ async def serve(settings: Any, *, pending: list[int] | None = None) -> None:
             loop.add_signal_handler(signal.SIGHUP, app[POOL].request_reload)
             log.info("listening", urls=[_url(a) for a in runner.addresses],
                      health_urls=[_url(s.getsockname()) for s in health.sockets] if health
-                     else [], settings=settings.public())
+                     else [], settings=settings.public(), engine=accel.state().label)
             await stop.wait()
         log.info("draining", timeout_s=settings.shutdown_timeout_s)
         if health is not None:

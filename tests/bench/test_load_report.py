@@ -37,13 +37,15 @@ def load() -> ModuleType:
 
 
 def row(load: ModuleType, rate: float, latency_ms: float, *, workload: str = "distinct",
-        concurrency: int = 16, errors: int = 0, engine_ms: float | None = None) -> Any:
+        concurrency: int = 16, errors: int = 0, engine_ms: float | None = None,
+        engine: str = "compiled") -> Any:
     """A 10-second row answering ``rate`` a second, every answer taking ``latency_ms`` (the
-    engine's part of it ``engine_ms``, when given)."""
+    engine's part of it ``engine_ms``, when given), served by the ``engine`` build."""
     count = round(rate * 10)
     result = load.Result(workload, concurrency, 10.0,
                          latencies=[latency_ms / 1000] * count, errors=errors,
-                         engine_ms=[] if engine_ms is None else [engine_ms] * count)
+                         engine_ms=[] if engine_ms is None else [engine_ms] * count,
+                         engine=engine)
     result.probe_ms = (6.5, 6.5)
     return result
 
@@ -51,8 +53,9 @@ def row(load: ModuleType, rate: float, latency_ms: float, *, workload: str = "di
 def test_a_single_row_is_met_or_not(load: ModuleType) -> None:
     met = load.targets([row(load, 190, 90)])
     missed = load.targets([row(load, 150, 120)])
-    assert any(line.endswith("(typical, python): met (190.0/s, p99 90.0 ms)") for line in met)
-    assert any(line.endswith("(typical, python): NOT met (150.0/s, p99 120.0 ms)")
+    assert any(line.endswith("(typical, compiled, python): met (190.0/s, p99 90.0 ms)")
+               for line in met)
+    assert any(line.endswith("(typical, compiled, python): NOT met (150.0/s, p99 120.0 ms)")
                for line in missed)
     assert load.repeat_summary([row(load, 190, 90)]) == []  # nothing repeated
 
@@ -64,8 +67,8 @@ def test_repeated_rows_say_how_often_the_target_held(load: ModuleType) -> None:
     assert target.endswith("met in 1 of 3 rows (170.0 (150.0–210.0)/s, "
                            "p99 105.0 (85.0–120.0) ms)")
     summary = load.repeat_summary(rows)
-    assert "| typical | distinct | python | 16 | 3 | 170.0 (150.0–210.0) | 105.0 (85.0–120.0) " \
-           "| 105.0 (85.0–120.0) | 0 |" in summary
+    assert "| typical | compiled | distinct | python | 16 | 3 | 170.0 (150.0–210.0) " \
+           "| 105.0 (85.0–120.0) | 105.0 (85.0–120.0) | 0 |" in summary
 
 
 def test_the_target_line_gives_the_engine_speed_of_the_rows_that_met_it_and_missed_it(
@@ -94,7 +97,8 @@ def test_the_open_loop_row_is_checked_at_its_rate(load: ModuleType) -> None:
     faster = [row(load, 150, 70, workload="distinct @ 150/s"),
               row(load, 120, 70, workload="distinct @ 150/s")]  # fell behind the schedule
     line = next(line for line in load.targets(faster) if "open loop" in line)
-    assert line.startswith("- open loop, 150 answers/s over at most 16 connections (typical)")
+    assert line.startswith("- open loop, 150 answers/s over at most 16 connections "
+                           "(typical, compiled)")
     assert "met in 1 of 2 rows" in line
     slower = [row(load, 60, 20, workload="distinct @ 60/s")]  # below the target's rate
     assert not any("open loop" in line for line in load.targets(slower))
@@ -150,10 +154,27 @@ def test_the_speed_split_sets_slow_seconds_beside_fast_ones(load: ModuleType) ->
                                    12.0 if slow else 8.0))
     result.answer = "typical"
     lines = load.speed_split([result])
-    assert lines[2] == ("- `typical` distinct at concurrency 16 (6 seconds): faster half: "
+    assert lines[2] == ("- `typical` compiled distinct at concurrency 16 (6 seconds): faster half: "
                         "engine 8.0 ms an answer, 150 answers/s, p99 70.0 ms; slower half: "
                         "engine 12.0 ms an answer, 100 answers/s, p99 110.0 ms.")
     assert load.speed_split([row(load, 150, 70)]) == []  # no per-request samples
+
+
+def test_each_engine_is_checked_apart_and_set_against_the_python_reference(
+        load: ModuleType) -> None:
+    rows = [row(load, 210, 85, engine_ms=7.0), row(load, 160, 120, engine_ms=10.0,
+                                                    engine="python"),
+            row(load, 230, 80, engine_ms=6.0), row(load, 150, 130, engine_ms=11.0,
+                                                   engine="python")]
+    lines = load.targets(rows)
+    compiled = next(line for line in lines if "(typical, compiled, python)" in line)
+    python = next(line for line in lines if "(typical, python, python)" in line)
+    assert "met in 2 of 2 rows" in compiled and "met in 0 of 2 rows" in python
+    [ratio] = [line for line in load.engine_ratios(rows) if line.startswith("- ")]
+    # medians: 220 against 155 answers/s, p99 82.5 against 125, engine 6.5 against 10.5 ms
+    assert ratio == ("- `typical` distinct, python, concurrency 16: answers/s × 1.42, "
+                     "p99 × 0.66, engine time per answer × 0.62 (6.5 against 10.5 ms)")
+    assert load.engine_ratios(rows[:1]) == []  # nothing to set it against
 
 
 @pytest.mark.parametrize("value", ["0", "-2", "x"])

@@ -80,7 +80,10 @@ def env_pairs(arguments: str) -> dict[str, str]:
 
 
 def setting_variables() -> set[str]:
-    """Every DOCVOUCH_* variable the service reads (the settings table), plus DOCVOUCH_CONFIG."""
+    """Every DOCVOUCH_* variable the service reads (the settings table), plus DOCVOUCH_CONFIG
+    and the compiled engine's two (accel.py)."""
+    from docvouch.accel import ENV_DIR, ENV_SWITCH
     from docvouch.settings import CONFIG_ENV, describe
 
-    return {env for _name, env, _default, _help in describe()} | {CONFIG_ENV}
+    return {env for _name, env, _default, _help in describe()} | {CONFIG_ENV, ENV_DIR,
+                                                                   ENV_SWITCH}

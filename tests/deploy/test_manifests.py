@@ -354,6 +354,7 @@ def test_dockerignore_keeps_what_the_build_copies_and_nothing_else() -> None:
         assert not _ignored(path, patterns), path
     for path in ["tests/conftest.py", "node_modules/x", ".git/config", "bench/load.py",
                  "extension/manifest.json", "service/docvouch/__pycache__/app.cpython-311.pyc",
+                 "service/docvouch/_accel/manifest.json",
                  "deploy/compose.yaml", ".env"]:
         assert _ignored(path, patterns), path
     # Every COPY source from the build context is one of the kept paths.
@@ -394,7 +395,8 @@ def test_every_data_file_of_the_package_goes_into_the_wheel() -> None:
     for path in sorted(root.rglob("*")):
         if (not path.is_file() or path.suffix in {".py", ".pyc"}
                 or "__pycache__" in path.parts or any(p.endswith(".egg-info")
-                                                        for p in path.parts)):
+                                                        for p in path.parts)
+                or any(p.startswith("_accel") for p in path.parts)):  # build output
             continue
         package_dir = path.parent
         while not (package_dir / "__init__.py").exists():

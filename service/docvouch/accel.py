@@ -1,0 +1,221 @@
+"""The engine's hot modules compiled to C with mypyc, used only while they match the source.
+
+The same Python files run either way. Compiled, they take a typical answer in about a
+quarter less time (bench/RESULTS.md), which is what lets two workers keep 16 clients under
+100 ms. Compilation needs mypy (the ``accel`` extra), a C compiler and the Python headers,
+so it is a step of its own (``docvouch accel build``, run by ``make``) and everything works
+without it.
+
+The build lands in ``_accel/`` beside the package, with a manifest of the sources' SHA-256.
+``activate()`` (called by the package's ``__init__``, before any engine module is imported)
+puts it in front of the package's own directory only when every source still has the
+hash it was compiled from and the interpreter is the one it was built for: an edited
+source therefore runs as Python until the next build, never as stale C.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+# The per-answer path: claims → terms → retrieval → symbol checks → judging.
+COMPILED_MODULES = ("tokenizer", "code_refs", "claims", "symbols", "index", "matching",
+                    "engine")
+GROUP = "docvouch_accel"  # mypyc's shared library becomes the top-level module GROUP__mypyc
+PACKAGE_DIR = Path(__file__).resolve().parent
+MANIFEST = "manifest.json"
+ENV_SWITCH = "DOCVOUCH_ACCEL"  # "0" runs the pure Python modules even when a build is fresh
+ENV_DIR = "DOCVOUCH_ACCEL_DIR"  # where builds live, for an installed package on a read-only path
+FORMAT = 1
+
+
+class AccelError(Exception):
+    """The modules could not be compiled; the message says what is missing."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccelState:
+    active: bool
+    reason: str
+
+    @property
+    def label(self) -> str:
+        return "compiled" if self.active else "python"
+
+
+_state: AccelState | None = None
+
+
+def accel_dir() -> Path:
+    return Path(os.environ.get(ENV_DIR) or PACKAGE_DIR / "_accel")
+
+
+def source_hashes(package_dir: Path = PACKAGE_DIR) -> dict[str, str]:
+    return {name: hashlib.sha256((package_dir / f"{name}.py").read_bytes()).hexdigest()
+            for name in COMPILED_MODULES}
+
+
+def interpreter_tag() -> str:
+    """What a compiled module is bound to: the implementation, version and ABI."""
+    return f"{sys.implementation.cache_tag}-{sysconfig.get_config_var('SOABI')}-{sys.version}"
+
+
+def check_build(directory: Path, package_dir: Path = PACKAGE_DIR) -> AccelState:
+    """Whether the build in ``directory`` may replace the sources in ``package_dir``."""
+    try:
+        manifest = json.loads((directory / MANIFEST).read_bytes())
+    except FileNotFoundError:
+        return AccelState(False, "not built (`docvouch accel build` compiles the engine)")
+    except (OSError, ValueError) as exc:
+        return AccelState(False, f"unreadable build manifest ({exc}); rebuild it")
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        return AccelState(False, "build from another DocVouch version; rebuild it")
+    if manifest.get("interpreter") != interpreter_tag():
+        return AccelState(False, "built for another Python interpreter; rebuild it")
+    try:
+        current = source_hashes(package_dir)
+    except OSError as exc:
+        return AccelState(False, f"cannot read the engine's sources ({exc})")
+    changed = sorted(n for n, digest in current.items()
+                     if manifest.get("sources", {}).get(n) != digest)
+    if changed:
+        names = ", ".join(f"{n}.py" for n in changed)
+        return AccelState(False, f"stale: {names} changed since the build; rebuild it")
+    missing = [n for n in COMPILED_MODULES if not _extension(directory / "docvouch", n)]
+    if missing or not _extension(directory, f"{GROUP}__mypyc"):
+        return AccelState(False, "build incomplete (compiled files missing); rebuild it")
+    return AccelState(True, f"mypyc {manifest.get('mypyc', '?')} build of the current sources")
+
+
+def _extension(directory: Path, name: str) -> Path | None:
+    suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
+    path = directory / f"{name}{suffix}"
+    return path if path.is_file() else None
+
+
+def activate(package_path: list[str]) -> AccelState:
+    """Put a fresh build ahead of ``package_path`` (the package's ``__path__``); once."""
+    global _state
+    if _state is not None:
+        return _state
+    if os.environ.get(ENV_SWITCH, "").strip().lower() in ("0", "false", "no", "off"):
+        _state = AccelState(False, f"off ({ENV_SWITCH}=0)")
+        return _state
+    directory = accel_dir()
+    state = check_build(directory)
+    if state.active:
+        if str(directory) not in sys.path:
+            sys.path.append(str(directory))  # the shared library is a top-level module
+        package_path.insert(0, str(directory / "docvouch"))
+    _state = state
+    return state
+
+
+def state() -> AccelState:
+    """How the engine runs in this process (activate() has run with the package)."""
+    return _state if _state is not None else AccelState(False, "not activated")
+
+
+def build(*, force: bool = False, progress: Callable[[str], None] = print) -> AccelState:
+    """Compile COMPILED_MODULES into accel_dir(); a no-op while the build there is fresh."""
+    target = accel_dir()
+    if not force and check_build(target).active:
+        progress(f"compiled engine is up to date in {target}")
+        return check_build(target)
+    _require_toolchain()
+    import mypy.version
+
+    hashes = source_hashes()
+    with tempfile.TemporaryDirectory(prefix="docvouch-accel-") as tmp:
+        work = Path(tmp)
+        progress(f"compiling {len(COMPILED_MODULES)} engine modules with mypyc "
+                 f"(about a minute per core)")
+        result = subprocess.run(
+            [sys.executable, "-c", _BUILD_SCRIPT, str(work)], cwd=PACKAGE_DIR.parent,
+            env={**os.environ, "MYPY_CACHE_DIR": str(work / "mypy-cache"),
+                 ENV_SWITCH: "0"},
+            capture_output=True, text=True)
+        if result.returncode != 0:
+            tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+            raise AccelError(f"mypyc failed (exit {result.returncode}):\n{tail}")
+        if source_hashes() != hashes:
+            raise AccelError("the engine's sources changed during the build; run it again")
+        staged = work / "staged"
+        (staged / "docvouch").mkdir(parents=True)
+        lib = work / "lib"
+        for name in COMPILED_MODULES:
+            built = _extension(lib / "docvouch", name)
+            if built is None:
+                raise AccelError(f"mypyc produced no module for {name}.py")
+            shutil.copy2(built, staged / "docvouch" / built.name)
+        shared = _extension(lib, f"{GROUP}__mypyc")
+        if shared is None:
+            raise AccelError("mypyc produced no shared library")
+        shutil.copy2(shared, staged / shared.name)
+        (staged / MANIFEST).write_text(json.dumps({
+            "format": FORMAT, "interpreter": interpreter_tag(),
+            "mypyc": mypy.version.__version__, "sources": hashes}, indent=2) + "\n")
+        _replace(staged, target)
+    checked = check_build(target)
+    progress(f"compiled engine ready in {target}" if checked.active
+             else f"compiled engine not usable: {checked.reason}")
+    return checked
+
+
+def _replace(staged: Path, target: Path) -> None:
+    """Swap the new build in whole, so a process starting meanwhile sees one build or the
+    other (a half-copied one fails check_build and runs as Python)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    incoming = target.with_name(f"{target.name}.new-{os.getpid()}")
+    shutil.rmtree(incoming, ignore_errors=True)
+    shutil.copytree(staged, incoming)
+    retired = target.with_name(f"{target.name}.old-{os.getpid()}")
+    if target.exists():
+        target.rename(retired)
+    incoming.rename(target)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def _require_toolchain() -> None:
+    try:
+        import mypyc  # noqa: F401
+    except ImportError:
+        raise AccelError("mypy (which brings mypyc) is not installed: "
+                         "pip install 'docvouch[accel]'") from None
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(compiler) is None:
+        raise AccelError(f"no C compiler ({compiler}): on Debian or Ubuntu, "
+                         "apt-get install build-essential")
+    headers = Path(sysconfig.get_paths()["include"]) / "Python.h"
+    if not headers.is_file():
+        raise AccelError(f"no Python headers ({headers}): on Debian or Ubuntu, "
+                         "apt-get install python3-dev")
+
+
+# Run in a child process: setuptools keeps global state and prints freely. mypy reads the
+# package from the working directory (the sources' parent), so it checks the modules
+# against their real neighbours; all output lands in the temporary directory.
+_BUILD_SCRIPT = f"""
+import sys
+from pathlib import Path
+from setuptools import setup
+from mypyc.build import mypycify
+work = Path(sys.argv[1])
+modules = [f"docvouch/{{name}}.py" for name in {COMPILED_MODULES!r}]
+setup(name="docvouch-accel", script_args=[
+          "-q", "build_ext", "--build-lib", str(work / "lib"),
+          "--build-temp", str(work / "temp")],
+      ext_modules=mypycify(modules + ["--ignore-missing-imports",
+                                      "--follow-imports=silent"],
+                           opt_level="3", group_name={GROUP!r},
+                           target_dir=str(work / "c")))
+"""
