@@ -139,15 +139,19 @@ def build(*, force: bool = False, progress: Callable[[str], None] = print) -> Ac
         work = Path(tmp)
         progress(f"compiling {len(COMPILED_MODULES)} engine modules with mypyc "
                  f"(about a minute per core)")
+        # A copy of the package's Python files: mypy treats every module beside the package
+        # as the project's own, which in site-packages means every installed library
+        source = work / "src"
+        shutil.copytree(PACKAGE_DIR, source / "docvouch", ignore=_python_files_only)
         result = subprocess.run(
-            [sys.executable, "-c", _BUILD_SCRIPT, str(work)], cwd=PACKAGE_DIR.parent,
+            [sys.executable, "-c", _BUILD_SCRIPT, str(work)], cwd=source,
             env={**os.environ, "MYPY_CACHE_DIR": str(work / "mypy-cache"),
                  ENV_SWITCH: "0"},
             capture_output=True, text=True)
         if result.returncode != 0:
             tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
             raise AccelError(f"mypyc failed (exit {result.returncode}):\n{tail}")
-        if source_hashes() != hashes:
+        if source_hashes() != hashes or source_hashes(source / "docvouch") != hashes:
             raise AccelError("the engine's sources changed during the build; run it again")
         staged = work / "staged"
         (staged / "docvouch").mkdir(parents=True)
@@ -169,6 +173,12 @@ def build(*, force: bool = False, progress: Callable[[str], None] = print) -> Ac
     progress(f"compiled engine ready in {target}" if checked.active
              else f"compiled engine not usable: {checked.reason}")
     return checked
+
+
+def _python_files_only(directory: str, names: list[str]) -> set[str]:
+    return {n for n in names if not n.endswith(".py")
+            and not (Path(directory, n).is_dir() and n.isidentifier() and n != "__pycache__"
+                     and not n.startswith("_accel"))}
 
 
 def _replace(staged: Path, target: Path) -> None:
@@ -202,8 +212,8 @@ def _require_toolchain() -> None:
 
 
 # Run in a child process: setuptools keeps global state and prints freely. mypy reads the
-# package from the working directory (the sources' parent), so it checks the modules
-# against their real neighbours; all output lands in the temporary directory.
+# package from the working directory (the copy's parent), so it checks the modules against
+# their real neighbours; all output lands in the temporary directory.
 _BUILD_SCRIPT = f"""
 import sys
 from pathlib import Path

@@ -168,3 +168,18 @@ def test_compiled_and_python_engines_give_the_same_results(compiled_dir: Path,
     assert len(compiled) > 250  # the answers were found (261 when written)
     differing = [name for name in python if compiled[name] != python[name]]
     assert not differing, f"{len(differing)} answers differ, first {differing[:3]}"
+
+
+def test_a_missing_compiler_is_named_and_if_possible_carries_on(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": str(tmp_path), accel.ENV_DIR: str(tmp_path / "build")}
+    strict = subprocess.run([sys.executable, "-m", "docvouch", "accel", "build"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert strict.returncode == 2
+    assert "accel build failed: no C compiler" in strict.stderr
+    assert "apt-get install build-essential" in strict.stderr
+    lenient = subprocess.run([sys.executable, "-m", "docvouch", "accel", "build",
+                              "--if-possible"], env=env, capture_output=True, text=True,
+                             timeout=60)
+    assert lenient.returncode == 0
+    assert "the engine runs as Python: no C compiler" in lenient.stderr
+    assert not (tmp_path / "build").exists()
