@@ -73,8 +73,8 @@ bench-latency: $(STAMP)
 bench-topology: $(STAMP)
 	$(PYTHON) bench/topology.py --sizing --repeat 3 --write bench/RESULTS.md
 
-bench-load: $(STAMP)
+bench-load: accel
 	$(PYTHON) bench/load.py --write bench/RESULTS.md
 
 clean:
-	rm -rf .make build dist *.egg-info .pytest_cache .ruff_cache service/docvouch/_accel
+	rm -rf .make build dist *.egg-info .pytest_cache .ruff_cache service/docvouch/_accel*

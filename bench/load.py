@@ -446,7 +446,8 @@ async def run_round(args: argparse.Namespace, texts: dict[str, str], engine: str
         served = await served_engine(url)
         if engine is not None and served != engine:
             raise SystemExit(f"asked for the {engine} engine, the server runs {served}: "
-                             f"`docvouch accel status` says why")
+                             "`docvouch accel status` says why (`make accel` builds it; "
+                             "--engine python measures the Python one alone)")
         for name, answer in texts.items():
             for workload in args.workloads:
                 for concurrency, client in ((c, k) for c in args.concurrency
@@ -591,7 +592,7 @@ def engine_ratios(results: list[Result]) -> list[str]:
     out = []
     for (answer, engine, workload, client, concurrency), compiled in groups.items():
         python = groups.get((answer, "python", workload, client, concurrency))
-        if engine != "compiled" or not python:
+        if engine != "compiled" or not python or not all(r.rate for r in python):
             continue
         parts = [f"answers/s × {_ratio(compiled, python, lambda r: r.rate):.2f}",
                  f"p99 × {_ratio(compiled, python, lambda r: r.percentile_ms(0.99)):.2f}"]

@@ -15,37 +15,48 @@ source therefore runs as Python until the next build, never as stale C.
 
 from __future__ import annotations
 
+# Imported by every process that imports docvouch: only what the freshness check needs is
+# imported here (the build's tools load inside build()).
 import hashlib
-import json
 import os
-import shutil
-import subprocess
+import re
 import sys
 import sysconfig
-import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+
+import orjson
 
 # The per-answer path: claims → terms → retrieval → symbol checks → judging.
 COMPILED_MODULES = ("tokenizer", "code_refs", "claims", "symbols", "index", "matching",
                     "engine")
+# What else the compile read types from: docvouch modules those import (a test keeps this
+# equal to their imports) and the typed libraries they call. A change in any of them may
+# change the types mypyc checks at run time, so it makes a build stale too.
+TYPED_FROM = ("passages", "errors")
+TYPED_LIBRARIES = ("numpy", "rapidfuzz", "markdown-it-py", "orjson")
 GROUP = "docvouch_accel"  # mypyc's shared library becomes the top-level module GROUP__mypyc
 PACKAGE_DIR = Path(__file__).resolve().parent
 MANIFEST = "manifest.json"
 ENV_SWITCH = "DOCVOUCH_ACCEL"  # "0" runs the pure Python modules even when a build is fresh
 ENV_DIR = "DOCVOUCH_ACCEL_DIR"  # where builds live, for an installed package on a read-only path
-FORMAT = 1
+FORMAT = 2
 
 
 class AccelError(Exception):
     """The modules could not be compiled; the message says what is missing."""
 
 
-@dataclass(frozen=True, slots=True)
 class AccelState:
-    active: bool
-    reason: str
+    """Whether the compiled modules are in use, and why (or why not)."""
+
+    __slots__ = ("active", "reason")
+
+    def __init__(self, active: bool, reason: str) -> None:
+        self.active, self.reason = active, reason
+
+    def __repr__(self) -> str:
+        return f"AccelState(active={self.active}, reason={self.reason!r})"
 
     @property
     def label(self) -> str:
@@ -56,12 +67,36 @@ _state: AccelState | None = None
 
 
 def accel_dir() -> Path:
-    return Path(os.environ.get(ENV_DIR) or PACKAGE_DIR / "_accel")
+    return Path(os.environ.get(ENV_DIR) or PACKAGE_DIR / "_accel").resolve()
 
 
 def source_hashes(package_dir: Path = PACKAGE_DIR) -> dict[str, str]:
     return {name: hashlib.sha256((package_dir / f"{name}.py").read_bytes()).hexdigest()
-            for name in COMPILED_MODULES}
+            for name in COMPILED_MODULES + TYPED_FROM}
+
+
+def library_versions() -> dict[str, str | None]:
+    """TYPED_LIBRARIES' installed versions, read from the first ``*.dist-info`` folder of
+    each on sys.path (as importlib.metadata finds them, without its ~50 ms of imports)."""
+    wanted = {_canonical(name): name for name in TYPED_LIBRARIES}
+    found: dict[str, str | None] = dict.fromkeys(TYPED_LIBRARIES)
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for folder in names:
+            if not folder.endswith(".dist-info") or "-" not in folder:
+                continue
+            project, version = folder[:-len(".dist-info")].split("-", 1)
+            name = wanted.get(_canonical(project))
+            if name is not None and found[name] is None:
+                found[name] = version
+    return found
+
+
+def _canonical(project: str) -> str:
+    return re.sub(r"[-_.]+", "-", project).lower()
 
 
 def interpreter_tag() -> str:
@@ -72,12 +107,14 @@ def interpreter_tag() -> str:
 def check_build(directory: Path, package_dir: Path = PACKAGE_DIR) -> AccelState:
     """Whether the build in ``directory`` may replace the sources in ``package_dir``."""
     try:
-        manifest = json.loads((directory / MANIFEST).read_bytes())
+        manifest = orjson.loads((directory / MANIFEST).read_bytes())
     except FileNotFoundError:
         return AccelState(False, "not built (`docvouch accel build` compiles the engine)")
-    except (OSError, ValueError) as exc:
+    except (OSError, orjson.JSONDecodeError) as exc:
         return AccelState(False, f"unreadable build manifest ({exc}); rebuild it")
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+    if (not isinstance(manifest, dict) or manifest.get("format") != FORMAT
+            or manifest.get("modules") != list(COMPILED_MODULES)
+            or not isinstance(manifest.get("sources"), dict)):
         return AccelState(False, "build from another DocVouch version; rebuild it")
     if manifest.get("interpreter") != interpreter_tag():
         return AccelState(False, "built for another Python interpreter; rebuild it")
@@ -85,11 +122,13 @@ def check_build(directory: Path, package_dir: Path = PACKAGE_DIR) -> AccelState:
         current = source_hashes(package_dir)
     except OSError as exc:
         return AccelState(False, f"cannot read the engine's sources ({exc})")
-    changed = sorted(n for n, digest in current.items()
-                     if manifest.get("sources", {}).get(n) != digest)
+    changed = sorted(n for n, digest in current.items() if manifest["sources"].get(n) != digest)
     if changed:
         names = ", ".join(f"{n}.py" for n in changed)
         return AccelState(False, f"stale: {names} changed since the build; rebuild it")
+    if manifest.get("libraries") != library_versions():
+        return AccelState(False, "stale: a library it was compiled against "
+                                 f"({', '.join(TYPED_LIBRARIES)}) changed version; rebuild it")
     missing = [n for n in COMPILED_MODULES if not _extension(directory / "docvouch", n)]
     if missing or not _extension(directory, f"{GROUP}__mypyc"):
         return AccelState(False, "build incomplete (compiled files missing); rebuild it")
@@ -126,15 +165,40 @@ def state() -> AccelState:
 
 
 def build(*, force: bool = False, progress: Callable[[str], None] = print) -> AccelState:
-    """Compile COMPILED_MODULES into accel_dir(); a no-op while the build there is fresh."""
+    """Compile COMPILED_MODULES into accel_dir(); a no-op while the build there is fresh.
+    One build at a time per directory (a lock beside it); AccelError says what failed."""
     target = accel_dir()
-    if not force and check_build(target).active:
-        progress(f"compiled engine is up to date in {target}")
-        return check_build(target)
-    _require_toolchain()
+    if target.exists() and not (target / MANIFEST).exists() and any(target.iterdir()):
+        raise AccelError(f"{target} holds files that are not a DocVouch build; set "
+                         f"{ENV_DIR} to a new or empty directory (it is replaced whole)")
+    import fcntl
+
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target.with_name(f"{target.name}.lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # a concurrent build finishes first
+            if not force and check_build(target).active:
+                progress(f"compiled engine is up to date in {target}")
+                return check_build(target)
+            _require_toolchain()
+            _compile(target, progress)
+    except OSError as exc:
+        raise AccelError(f"cannot write the build: {exc}") from exc
+    checked = check_build(target)
+    if not checked.active:
+        raise AccelError(f"the new build is not usable: {checked.reason}")
+    progress(f"compiled engine ready in {target}")
+    return checked
+
+
+def _compile(target: Path, progress: Callable[[str], None]) -> None:
+    import shutil
+    import subprocess
+    import tempfile
+
     import mypy.version
 
-    hashes = source_hashes()
+    hashes, libraries = source_hashes(), library_versions()
     with tempfile.TemporaryDirectory(prefix="docvouch-accel-") as tmp:
         work = Path(tmp)
         progress(f"compiling {len(COMPILED_MODULES)} engine modules with mypyc "
@@ -143,10 +207,11 @@ def build(*, force: bool = False, progress: Callable[[str], None] = print) -> Ac
         # as the project's own, which in site-packages means every installed library
         source = work / "src"
         shutil.copytree(PACKAGE_DIR, source / "docvouch", ignore=_python_files_only)
+        (work / "mypy.ini").write_text("[mypy]\n")  # not the user's own mypy settings
+        env = {k: v for k, v in os.environ.items() if k not in ("MYPYPATH", "MYPY_CONFIG")}
         result = subprocess.run(
             [sys.executable, "-c", _BUILD_SCRIPT, str(work)], cwd=source,
-            env={**os.environ, "MYPY_CACHE_DIR": str(work / "mypy-cache"),
-                 ENV_SWITCH: "0"},
+            env={**env, "MYPY_CACHE_DIR": str(work / "mypy-cache"), ENV_SWITCH: "0"},
             capture_output=True, text=True)
         if result.returncode != 0:
             tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
@@ -165,14 +230,11 @@ def build(*, force: bool = False, progress: Callable[[str], None] = print) -> Ac
         if shared is None:
             raise AccelError("mypyc produced no shared library")
         shutil.copy2(shared, staged / shared.name)
-        (staged / MANIFEST).write_text(json.dumps({
+        (staged / MANIFEST).write_bytes(orjson.dumps({
             "format": FORMAT, "interpreter": interpreter_tag(),
-            "mypyc": mypy.version.__version__, "sources": hashes}, indent=2) + "\n")
+            "mypyc": mypy.version.__version__, "modules": list(COMPILED_MODULES),
+            "sources": hashes, "libraries": libraries}, option=orjson.OPT_INDENT_2) + b"\n")
         _replace(staged, target)
-    checked = check_build(target)
-    progress(f"compiled engine ready in {target}" if checked.active
-             else f"compiled engine not usable: {checked.reason}")
-    return checked
 
 
 def _python_files_only(directory: str, names: list[str]) -> set[str]:
@@ -182,8 +244,11 @@ def _python_files_only(directory: str, names: list[str]) -> set[str]:
 
 
 def _replace(staged: Path, target: Path) -> None:
-    """Swap the new build in whole, so a process starting meanwhile sees one build or the
-    other (a half-copied one fails check_build and runs as Python)."""
+    """Swap the new build in whole: a process starting meanwhile sees the old build, the
+    new one, or (between the two renames) none and runs as Python; never a half-copied
+    one (its manifest is written last, into the staging copy)."""
+    import shutil
+
     target.parent.mkdir(parents=True, exist_ok=True)
     incoming = target.with_name(f"{target.name}.new-{os.getpid()}")
     shutil.rmtree(incoming, ignore_errors=True)
@@ -196,12 +261,18 @@ def _replace(staged: Path, target: Path) -> None:
 
 
 def _require_toolchain() -> None:
+    import shutil
+
     try:
         import mypyc  # noqa: F401
     except ImportError:
         raise AccelError("mypy (which brings mypyc) is not installed: "
                          "pip install 'docvouch[accel]'") from None
-    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    try:
+        import setuptools  # noqa: F401
+    except ImportError:
+        raise AccelError("setuptools is not installed: pip install 'docvouch[accel]'") from None
+    compiler = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()[0]
     if shutil.which(compiler) is None:
         raise AccelError(f"no C compiler ({compiler}): on Debian or Ubuntu, "
                          "apt-get install build-essential")
@@ -221,11 +292,12 @@ from setuptools import setup
 from mypyc.build import mypycify
 work = Path(sys.argv[1])
 modules = [f"docvouch/{{name}}.py" for name in {COMPILED_MODULES!r}]
+options = ["--config-file", str(work / "mypy.ini"), "--ignore-missing-imports",
+           "--follow-imports=silent"]
 setup(name="docvouch-accel", script_args=[
           "-q", "build_ext", "--build-lib", str(work / "lib"),
           "--build-temp", str(work / "temp")],
-      ext_modules=mypycify(modules + ["--ignore-missing-imports",
-                                      "--follow-imports=silent"],
+      ext_modules=mypycify(modules + options,
                            opt_level="3", group_name={GROUP!r},
                            target_dir=str(work / "c")))
 """

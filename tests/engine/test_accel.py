@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -58,7 +59,7 @@ def test_ci_runs_the_suite_on_the_compiled_engine() -> None:
         assert matching.__file__.endswith(".py")
 
 
-def _write_build(directory: Path, package: Path, sources: dict[str, str]) -> None:
+def _write_build(directory: Path, sources: dict[str, str]) -> None:
     (directory / "docvouch").mkdir(parents=True)
     suffix = accel.sysconfig.get_config_var("EXT_SUFFIX")
     for name in accel.COMPILED_MODULES:
@@ -66,7 +67,8 @@ def _write_build(directory: Path, package: Path, sources: dict[str, str]) -> Non
     (directory / f"{accel.GROUP}__mypyc{suffix}").write_bytes(b"")
     (directory / accel.MANIFEST).write_text(json.dumps({
         "format": accel.FORMAT, "interpreter": accel.interpreter_tag(), "mypyc": "x",
-        "sources": sources}))
+        "modules": list(accel.COMPILED_MODULES), "sources": sources,
+        "libraries": accel.library_versions()}))
 
 
 @pytest.fixture
@@ -74,7 +76,7 @@ def package(tmp_path: Path) -> Path:
     """A copy of the engine's sources, to edit."""
     copy = tmp_path / "pkg"
     copy.mkdir()
-    for name in accel.COMPILED_MODULES:
+    for name in accel.COMPILED_MODULES + accel.TYPED_FROM:
         shutil.copy2(accel.PACKAGE_DIR / f"{name}.py", copy / f"{name}.py")
     return copy
 
@@ -82,7 +84,7 @@ def package(tmp_path: Path) -> Path:
 def test_a_build_counts_only_while_every_source_matches_it(tmp_path: Path,
                                                            package: Path) -> None:
     build = tmp_path / "build"
-    _write_build(build, package, accel.source_hashes(package))
+    _write_build(build, accel.source_hashes(package))
     assert accel.check_build(build, package).active
 
     with (package / "matching.py").open("a") as f:
@@ -92,11 +94,42 @@ def test_a_build_counts_only_while_every_source_matches_it(tmp_path: Path,
     assert "stale: matching.py changed" in state.reason
 
 
+def test_a_change_in_what_the_compile_read_types_from_makes_it_stale(
+        tmp_path: Path, package: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    build = tmp_path / "build"
+    _write_build(build, accel.source_hashes(package))
+    (package / "passages.py").write_text("# the records changed\n", encoding="utf-8")
+    assert "stale: passages.py changed" in accel.check_build(build, package).reason
+
+    _write_build(tmp_path / "other", accel.source_hashes(package))
+    monkeypatch.setattr(accel, "library_versions",
+                        lambda: {**dict.fromkeys(accel.TYPED_LIBRARIES, "1"), "numpy": "0.1"})
+    assert "a library it was compiled against" in accel.check_build(tmp_path / "other",
+                                                                    package).reason
+
+
+def test_the_typed_from_list_is_every_docvouch_module_the_compiled_ones_import() -> None:
+    imported = set()
+    for name in accel.COMPILED_MODULES:
+        tree = ast.parse((accel.PACKAGE_DIR / f"{name}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                if node.module == "docvouch":
+                    imported |= {alias.name for alias in node.names}
+                elif node.module.startswith("docvouch."):
+                    imported.add(node.module.split(".")[1])
+    assert imported - set(accel.COMPILED_MODULES) == set(accel.TYPED_FROM)
+
+
 def test_a_build_for_another_interpreter_or_half_copied_is_not_used(tmp_path: Path,
                                                                     package: Path) -> None:
     build = tmp_path / "build"
-    _write_build(build, package, accel.source_hashes(package))
+    _write_build(build, accel.source_hashes(package))
     manifest = json.loads((build / accel.MANIFEST).read_text())
+    (build / accel.MANIFEST).write_text(json.dumps({**manifest, "modules": ["engine"]}))
+    assert "another DocVouch version" in accel.check_build(build, package).reason
+    (build / accel.MANIFEST).write_text(json.dumps({**manifest, "sources": "x"}))
+    assert "another DocVouch version" in accel.check_build(build, package).reason
     (build / accel.MANIFEST).write_text(json.dumps({**manifest, "interpreter": "other"}))
     assert "another Python interpreter" in accel.check_build(build, package).reason
 
@@ -116,7 +149,7 @@ def _run(code: str, **env: str) -> subprocess.CompletedProcess:
 
 def test_the_switch_and_the_cli_say_how_the_engine_runs(compiled_dir: Path) -> None:
     probe = "from docvouch import accel, matching; print(accel.state().label, matching.__file__)"
-    on = _run(probe, **{accel.ENV_DIR: str(compiled_dir)})
+    on = _run(probe, **{accel.ENV_DIR: str(compiled_dir), accel.ENV_SWITCH: "1"})
     assert on.stdout.startswith("compiled ") and on.stdout.strip().endswith(".so"), on.stderr
     off = _run(probe, **{accel.ENV_DIR: str(compiled_dir), accel.ENV_SWITCH: "0"})
     assert off.stdout.startswith("python ") and off.stdout.strip().endswith(".py")
@@ -130,7 +163,8 @@ def test_the_switch_and_the_cli_say_how_the_engine_runs(compiled_dir: Path) -> N
     assert f"build: fresh in {compiled_dir}" in status.stdout
     version = subprocess.run([sys.executable, "-m", "docvouch", "--version"],
                              capture_output=True, text=True, timeout=60,
-                             env={**os.environ, accel.ENV_DIR: str(compiled_dir)})
+                             env={**os.environ, accel.ENV_DIR: str(compiled_dir),
+                                  accel.ENV_SWITCH: "1"})
     assert "(engine: compiled)" in version.stdout
 
 
@@ -170,12 +204,33 @@ def test_compiled_and_python_engines_give_the_same_results(compiled_dir: Path,
     assert not differing, f"{len(differing)} answers differ, first {differing[:3]}"
 
 
+def test_a_stale_build_is_not_imported(tmp_path: Path) -> None:
+    build = tmp_path / "build"
+    _write_build(build, {**accel.source_hashes(), "claims": "0" * 64})
+    probe = "from docvouch import accel, claims; print(accel.state().reason, claims.__file__)"
+    done = _run(probe, **{accel.ENV_DIR: str(build), accel.ENV_SWITCH: "1"})
+    assert done.stdout.startswith("stale: claims.py changed"), done.stderr
+    assert done.stdout.strip().endswith("claims.py")
+
+
+def test_a_directory_that_is_not_a_build_is_never_replaced(tmp_path: Path) -> None:
+    precious = tmp_path / "data"
+    (precious / "indexes").mkdir(parents=True)
+    done = subprocess.run([sys.executable, "-m", "docvouch", "accel", "build"],
+                          env={**os.environ, accel.ENV_DIR: str(precious)},
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "holds files that are not a DocVouch build" in done.stderr
+    assert (precious / "indexes").is_dir()
+
+
 def test_a_missing_compiler_is_named_and_if_possible_carries_on(tmp_path: Path) -> None:
-    env = {**os.environ, "PATH": str(tmp_path), accel.ENV_DIR: str(tmp_path / "build")}
+    env = {**os.environ, "PATH": str(tmp_path), accel.ENV_DIR: str(tmp_path / "build"),
+           "CC": "no-such-cc"}
     strict = subprocess.run([sys.executable, "-m", "docvouch", "accel", "build"], env=env,
                             capture_output=True, text=True, timeout=60)
     assert strict.returncode == 2
-    assert "accel build failed: no C compiler" in strict.stderr
+    assert "accel build failed: no C compiler (no-such-cc)" in strict.stderr
     assert "apt-get install build-essential" in strict.stderr
     lenient = subprocess.run([sys.executable, "-m", "docvouch", "accel", "build",
                               "--if-possible"], env=env, capture_output=True, text=True,
