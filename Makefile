@@ -14,7 +14,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export VIRTUAL_ENV := $(abspath $(VENV))
 
-.PHONY: setup accel serve test lint check bench bench-latency bench-load bench-topology eval clean extension
+.PHONY: setup accel serve test lint check bench bench-accel bench-latency bench-load bench-topology eval clean extension
 
 $(PYTHON):
 	@$(BASE_PYTHON) -m venv $(VENV) || { echo "make: could not create $(VENV) with \
@@ -72,6 +72,9 @@ bench-latency: $(STAMP)
 
 bench-topology: $(STAMP)
 	$(PYTHON) bench/topology.py --sizing --repeat 3 --write bench/RESULTS.md
+
+bench-accel: accel
+	$(PYTHON) bench/accel_speed.py
 
 bench-load: accel
 	$(PYTHON) bench/load.py --write bench/RESULTS.md

@@ -1,0 +1,98 @@
+"""The compiled engine against the interpreted one: time per typical answer, side by side.
+
+    python bench/accel_speed.py [--rounds 6] [--answers 100] [--home DIR]
+
+Each round runs both engines at once, one process per core (the compiled one on core 0 in
+even rounds, on core 1 in odd ones), each timing the same distinct typical answers
+(bench/answers/answer_400w_15claims.md with a different first line every time) after a
+warm-up. The machine's speed drifts from minute to minute; running the pair together puts
+the same drift on both, so the ratio of each round is the figure, and the median of the
+rounds is reported. Needs a fresh `docvouch accel build`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+HERE = Path(__file__).resolve().parent
+ANSWER = HERE / "answers" / "answer_400w_15claims.md"
+
+_CHILD = """
+import gc, os, sys, time, orjson
+from pathlib import Path
+from docvouch import accel
+from docvouch.store import ensure_default_index, resolve_home
+from docvouch.engine import Engine
+engine = Engine.open(ensure_default_index(resolve_home(None)), verify_checksums=False)
+text = Path(sys.argv[1]).read_text(encoding="utf-8")
+count = int(sys.argv[2])
+for i in range(30):
+    engine.verify(f"Warm-up {i}.\\n\\n" + text)
+gc.collect(); gc.freeze()
+times = []
+for i in range(count):
+    started = time.perf_counter()
+    engine.verify(f"Variant {i}.\\n\\n" + text)
+    times.append((time.perf_counter() - started) * 1000)
+sys.stdout.buffer.write(orjson.dumps({"engine": accel.state().label, "times": times}))
+"""
+
+
+def run_pair(compiled_core: int, answers: int, env: dict[str, str]) -> dict[str, list[float]]:
+    procs = {}
+    for engine, core in (("compiled", compiled_core), ("python", 1 - compiled_core)):
+        procs[engine] = subprocess.Popen(
+            ["taskset", "-c", str(core), sys.executable, "-c", _CHILD, str(ANSWER),
+             str(answers)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env={**env, "DOCVOUCH_ACCEL": "1" if engine == "compiled" else "0"})
+    out = {}
+    for engine, proc in procs.items():
+        stdout, stderr = proc.communicate(timeout=900)
+        if proc.returncode != 0:
+            raise SystemExit(f"the {engine} run failed:\n{stderr.decode()[-2000:]}")
+        result = orjson.loads(stdout)
+        if result["engine"] != engine:
+            raise SystemExit(f"asked for the {engine} engine, got {result['engine']}: "
+                             "`docvouch accel status` says why (`make accel` builds it)")
+        out[engine] = result["times"]
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--answers", type=int, default=100, help="timed answers per engine "
+                        "and round")
+    parser.add_argument("--home", help="DOCVOUCH_HOME (the default corpus is built there "
+                        "if missing)")
+    args = parser.parse_args()
+    env = dict(os.environ)
+    if args.home:
+        env["DOCVOUCH_HOME"] = args.home
+    ratios, medians = [], {"compiled": [], "python": []}
+    print("| round | compiled on core | compiled p50 ms | python p50 ms | ratio |")
+    print("|---|---|---|---|---|")
+    for n in range(args.rounds):
+        times = run_pair(n % 2, args.answers, env)
+        p50 = {engine: statistics.median(t) for engine, t in times.items()}
+        for engine, value in p50.items():
+            medians[engine].append(value)
+        ratios.append(p50["compiled"] / p50["python"])
+        print(f"| {n + 1} | {n % 2} | {p50['compiled']:.2f} | {p50['python']:.2f} "
+              f"| {ratios[-1]:.2f} |", flush=True)
+    print(f"\nCompiled / python, median of {args.rounds} rounds: "
+          f"{statistics.median(ratios):.2f} (range {min(ratios):.2f}-{max(ratios):.2f}); "
+          f"p50 per answer {statistics.median(medians['compiled']):.2f} against "
+          f"{statistics.median(medians['python']):.2f} ms.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
