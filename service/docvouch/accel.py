@@ -1,8 +1,8 @@
 """The engine's hot modules compiled to C with mypyc, used only while they match the source.
 
-The same Python files run either way. Compiled, they take a typical answer in about a
-quarter less time (bench/RESULTS.md), which is what lets two workers keep 16 clients under
-100 ms. Compilation needs mypy (the ``accel`` extra), a C compiler and the Python headers,
+The same Python files run either way. Compiled, a typical answer takes about a tenth less
+CPU time (bench/accel_speed.py; the service's rows on both engines are in
+bench/RESULTS.md). Compilation needs mypy (the ``accel`` extra), a C compiler and the Python headers,
 so it is a step of its own (``docvouch accel build``, run by ``make``) and everything works
 without it.
 

@@ -23,4 +23,5 @@ def test_one_round_pairs_the_engines_and_reports_the_ratio(docvouch_home: Path) 
         return
     assert done.returncode == 0, done.stderr[-2000:]
     assert re.search(r"^\| 1 \| 0 \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|$", done.stdout, re.M)
-    assert re.search(r"Compiled / python, median of 1 rounds: [0-9.]+ \(range", done.stdout)
+    assert re.search(r"Compiled / python \(both at once on a core\), median of 1 rounds: "
+                     r"[0-9.]+ \(range", done.stdout)
