@@ -2,8 +2,8 @@
 
 The same Python files run either way. Compiled, a typical answer takes about a tenth less
 CPU time (bench/accel_speed.py; the service's rows on both engines are in
-bench/RESULTS.md). Compilation needs mypy (the ``accel`` extra), a C compiler and the Python headers,
-so it is a step of its own (``docvouch accel build``, run by ``make``) and everything works
+bench/RESULTS.md). Compilation needs mypy (the ``accel`` extra), a C compiler and the
+Python headers, so it is a step of its own (``docvouch accel build``, run by ``make``) and everything works
 without it.
 
 The build lands in ``_accel/`` beside the package, with a manifest of the sources' SHA-256.

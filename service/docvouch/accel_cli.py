@@ -21,7 +21,8 @@ from docvouch import accel
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``accel`` subcommand to the ``docvouch`` argument parser."""
     parser = subparsers.add_parser(
-        "accel", help="compile the engine with mypyc (about a tenth less CPU an answer), or show status",
+        "accel", help="compile the engine with mypyc (about a tenth less CPU an answer), or "
+                      "show status",
         description="The engine's per-answer modules compiled to C with mypyc. The build is "
                     "used only while every source matches it; an edited module runs as "
                     f"Python until the next build. {accel.ENV_SWITCH}=0 turns it off.")
