@@ -3,8 +3,8 @@
 The same Python files run either way. Compiled, a typical answer takes about a tenth less
 CPU time (bench/accel_speed.py; the service's rows on both engines are in
 bench/RESULTS.md). Compilation needs mypy (the ``accel`` extra), a C compiler and the
-Python headers, so it is a step of its own (``docvouch accel build``, run by ``make``) and everything works
-without it.
+Python headers, so it is a step of its own (``docvouch accel build``, run by ``make``), and
+everything works without it.
 
 The build lands in ``_accel/`` beside the package, with a manifest of the sources' SHA-256.
 ``activate()`` (called by the package's ``__init__``, before any engine module is imported)
