@@ -177,9 +177,10 @@ def build(*, force: bool = False, progress: Callable[[str], None] = print) -> Ac
         target.parent.mkdir(parents=True, exist_ok=True)
         with open(target.with_name(f"{target.name}.lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # a concurrent build finishes first
-            if not force and check_build(target).active:
+            current = check_build(target)
+            if not force and current.active:
                 progress(f"compiled engine is up to date in {target}")
-                return check_build(target)
+                return current
             _require_toolchain()
             _compile(target, progress)
     except OSError as exc:
@@ -218,23 +219,24 @@ def _compile(target: Path, progress: Callable[[str], None]) -> None:
             raise AccelError(f"mypyc failed (exit {result.returncode}):\n{tail}")
         if source_hashes() != hashes or source_hashes(source / "docvouch") != hashes:
             raise AccelError("the engine's sources changed during the build; run it again")
-        staged = work / "staged"
-        (staged / "docvouch").mkdir(parents=True)
         lib = work / "lib"
-        for name in COMPILED_MODULES:
-            built = _extension(lib / "docvouch", name)
-            if built is None:
-                raise AccelError(f"mypyc produced no module for {name}.py")
-            shutil.copy2(built, staged / "docvouch" / built.name)
+        built = [_extension(lib / "docvouch", name) for name in COMPILED_MODULES]
         shared = _extension(lib, f"{GROUP}__mypyc")
-        if shared is None:
-            raise AccelError("mypyc produced no shared library")
-        shutil.copy2(shared, staged / shared.name)
-        (staged / MANIFEST).write_bytes(orjson.dumps({
+        if shared is None or None in built:
+            raise AccelError("mypyc did not produce every compiled module")
+        # Staged beside the target (the same file system, so the swap is two renames), the
+        # manifest last: a half-written staging copy never passes check_build.
+        incoming = target.with_name(f"{target.name}.new-{os.getpid()}")
+        shutil.rmtree(incoming, ignore_errors=True)
+        (incoming / "docvouch").mkdir(parents=True)
+        for path in built:
+            shutil.copy2(path, incoming / "docvouch" / path.name)
+        shutil.copy2(shared, incoming / shared.name)
+        (incoming / MANIFEST).write_bytes(orjson.dumps({
             "format": FORMAT, "interpreter": interpreter_tag(),
             "mypyc": mypy.version.__version__, "modules": list(COMPILED_MODULES),
             "sources": hashes, "libraries": libraries}, option=orjson.OPT_INDENT_2) + b"\n")
-        _replace(staged, target)
+        _swap(incoming, target)
 
 
 def _python_files_only(directory: str, names: list[str]) -> set[str]:
@@ -243,16 +245,11 @@ def _python_files_only(directory: str, names: list[str]) -> set[str]:
                      and not n.startswith("_accel"))}
 
 
-def _replace(staged: Path, target: Path) -> None:
-    """Swap the new build in whole: a process starting meanwhile sees the old build, the
-    new one, or (between the two renames) none and runs as Python; never a half-copied
-    one (its manifest is written last, into the staging copy)."""
+def _swap(incoming: Path, target: Path) -> None:
+    """Put the new build in whole: a process starting meanwhile sees the old build, the new
+    one, or (between the two renames) none and runs as Python."""
     import shutil
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    incoming = target.with_name(f"{target.name}.new-{os.getpid()}")
-    shutil.rmtree(incoming, ignore_errors=True)
-    shutil.copytree(staged, incoming)
     retired = target.with_name(f"{target.name}.old-{os.getpid()}")
     if target.exists():
         target.rename(retired)

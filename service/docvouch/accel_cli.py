@@ -43,11 +43,10 @@ def _progress(line: str) -> None:
 
 def cmd_accel(args: argparse.Namespace) -> int:
     if args.action == "status":
-        # this process may have been started with DOCVOUCH_ACCEL=0: report the build too
-        built = accel.check_build(accel.accel_dir())
         running = accel.state()
         print(f"engine: {running.label} ({running.reason})")
-        if not running.active and built.active:
+        # this process may have been started with DOCVOUCH_ACCEL=0: report the build too
+        if not running.active and accel.check_build(accel.accel_dir()).active:
             print(f"build: fresh in {accel.accel_dir()}")
         return 0 if running.active else 1
     try:
