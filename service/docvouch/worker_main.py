@@ -24,6 +24,7 @@ import signal
 import socket
 import struct
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -93,6 +94,20 @@ def run_worker(sock: socket.socket, builds: dict[str, str], verify_checksums: bo
     """Worker process entry: open every corpus, report, then serve jobs until EOF."""
     _detach_from_signals()
     _yield_to_the_server()
+    with _quiet_if_the_server_is_gone():
+        _serve_jobs(sock, builds, verify_checksums)
+
+
+@contextlib.contextmanager
+def _quiet_if_the_server_is_gone() -> Iterator[None]:
+    # A server killed outright (SIGKILL, the OOM killer) leaves its children a closed
+    # socket: nobody is left to answer, so exit at once, without a traceback per child in
+    # the service's journal beside the kill that matters.
+    with contextlib.suppress(ConnectionError):
+        yield
+
+
+def _serve_jobs(sock: socket.socket, builds: dict[str, str], verify_checksums: bool) -> None:
     with sock, sock.makefile("rwb") as stream:
         engines: dict[str, Engine] = {}
         errors: dict[str, str] = {}
@@ -137,7 +152,7 @@ def run_builder(sock: socket.socket, home: str) -> None:
     _detach_from_signals()
     from docvouch.store import ensure_default_index
 
-    with sock, sock.makefile("rwb") as stream:
+    with _quiet_if_the_server_is_gone(), sock, sock.makefile("rwb") as stream:
         try:
             path = ensure_default_index(
                 Path(home), progress=lambda line: send(stream, {"progress": line}))

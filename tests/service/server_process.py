@@ -82,10 +82,17 @@ class ServerProcess:
         return self.process.wait(timeout=timeout)
 
     def lines(self) -> list[dict[str, Any]]:
-        """The JSON log lines so far (every line must be JSON)."""
+        """The JSON log lines so far (every line must be JSON).
+
+        While the server runs, a line it is writing can be read half-written (a write that
+        crosses a page boundary lands in two steps), so the unterminated tail waits for the
+        next read; once the server has exited, every byte must belong to a whole line."""
         if not self._log.closed:
             self._log.flush()
-        return [orjson.loads(line) for line in self.log_path.read_bytes().splitlines() if line]
+        data = self.log_path.read_bytes()
+        if self.process.poll() is None:
+            data = data[:data.rfind(b"\n") + 1]
+        return [orjson.loads(line) for line in data.splitlines() if line]
 
     def wait_for_log(self, event: str, deadline_s: float = 20.0, **fields: Any) -> dict:
         end = time.monotonic() + deadline_s

@@ -76,6 +76,36 @@ async def test_sigterm_finishes_in_flight_requests_refuses_new_ones_and_exits_0(
                and line.get("status") == 200) == 3
 
 
+async def test_workers_of_a_killed_server_exit_quietly(service_home: Path, tmp_path: Path
+                                                       ) -> None:
+    """SIGKILL (the OOM killer, `kill -9`) gives the server no drain: its workers, mid-job,
+    find the socket gone when they answer. They exit without a traceback in the journal,
+    and none is left behind."""
+    with ServerProcess(service_home, tmp_path / "serve.log", workers=2) as server:
+        async with aiohttp.ClientSession() as session:
+            await wait_ready(session, server.base)
+            pids = descendants(server.pid)
+            assert len(pids) >= 3  # the forkserver and two workers
+
+            async def verify(seed: int) -> None:
+                text = max_size_answer(seed)[:60_000]
+                async with session.post(server.base + "/v1/verify", json={"text": text}) as r:
+                    await r.read()
+
+            in_flight = [asyncio.create_task(verify(8100 + i)) for i in range(4)]
+            await poll_metric(session, server.base, "docvouch_http_requests_in_flight", 5)
+            server.process.kill()
+            outcomes = await asyncio.gather(*in_flight, return_exceptions=True)
+        assert all(isinstance(o, aiohttp.ClientError) for o in outcomes), outcomes
+        for pid in pids:
+            end = time.monotonic() + 10
+            while alive(pid) and time.monotonic() < end:
+                await asyncio.sleep(0.05)
+            assert not alive(pid), pid
+        log = server.log_path.read_text()
+    assert "Traceback" not in log, log[-3000:]
+
+
 async def test_a_request_sent_on_a_kept_alive_connection_just_after_sigterm_is_answered(
         service_home: Path, tmp_path: Path) -> None:
     """A client that reuses its connection has often sent its next request before it could
