@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import aiohttp
@@ -40,6 +41,29 @@ async def refused(base: str, deadline_s: float = 3.0) -> bool:
     return False
 
 
+async def send_long_answers(session: aiohttp.ClientSession, server: ServerProcess, count: int,
+                            *, seed: int, prefix: str = "") -> list[asyncio.Task[int]]:
+    """``count`` verifies of 60,000-character answers, running once this returns (the
+    server counts them, and the /metrics request, in flight)."""
+    async def verify(n: int) -> int:
+        text = prefix + max_size_answer(seed + n)[:60_000]
+        async with session.post(server.base + "/v1/verify", json={"text": text}) as r:
+            await r.read()
+            return r.status
+
+    tasks = [asyncio.create_task(verify(n)) for n in range(count)]
+    await poll_metric(session, server.base, "docvouch_http_requests_in_flight", count + 1)
+    return tasks
+
+
+async def assert_exited(pids: Iterable[int], deadline_s: float) -> None:
+    for pid in pids:
+        end = time.monotonic() + deadline_s
+        while alive(pid) and time.monotonic() < end:
+            await asyncio.sleep(0.05)
+        assert not alive(pid), pid
+
+
 async def test_sigterm_finishes_in_flight_requests_refuses_new_ones_and_exits_0(
         service_home: Path, tmp_path: Path) -> None:
     secret = "Quetzal-9931"
@@ -48,26 +72,15 @@ async def test_sigterm_finishes_in_flight_requests_refuses_new_ones_and_exits_0(
             await wait_ready(session, server.base)
             pids = descendants(server.pid)
             assert len(pids) >= 2  # the forkserver and a worker
-
-            async def verify(seed: int) -> int:
-                text = f"{secret} " + max_size_answer(seed)[:60_000]
-                async with session.post(server.base + "/v1/verify", json={"text": text}) as r:
-                    await r.read()
-                    return r.status
-
-            in_flight = [asyncio.create_task(verify(8000 + i)) for i in range(3)]
-            await poll_metric(session, server.base, "docvouch_http_requests_in_flight", 4)
+            in_flight = await send_long_answers(session, server, 3, seed=8000,
+                                                prefix=f"{secret} ")
             started = time.monotonic()
             server.signal(signal.SIGTERM)
             assert await refused(server.base), "the listener stayed open after SIGTERM"
             assert await asyncio.gather(*in_flight) == [200, 200, 200]
         assert await asyncio.to_thread(server.wait, 15) == 0
         assert time.monotonic() - started < 15
-    for pid in pids:  # no orphan forkserver or worker
-        end = time.monotonic() + 5
-        while alive(pid) and time.monotonic() < end:
-            await asyncio.sleep(0.05)
-        assert not alive(pid), pid
+    await assert_exited(pids, 5)  # no orphan forkserver or worker
     lines = server.lines()  # every line is JSON (lines() parses them)
     events = [line["event"] for line in lines]
     assert events.index("stop_requested") < events.index("draining") < events.index("stopped")
@@ -86,22 +99,11 @@ async def test_workers_of_a_killed_server_exit_quietly(service_home: Path, tmp_p
             await wait_ready(session, server.base)
             pids = descendants(server.pid)
             assert len(pids) >= 3  # the forkserver and two workers
-
-            async def verify(seed: int) -> None:
-                text = max_size_answer(seed)[:60_000]
-                async with session.post(server.base + "/v1/verify", json={"text": text}) as r:
-                    await r.read()
-
-            in_flight = [asyncio.create_task(verify(8100 + i)) for i in range(4)]
-            await poll_metric(session, server.base, "docvouch_http_requests_in_flight", 5)
+            in_flight = await send_long_answers(session, server, 4, seed=8100)
             server.process.kill()
             outcomes = await asyncio.gather(*in_flight, return_exceptions=True)
         assert all(isinstance(o, aiohttp.ClientError) for o in outcomes), outcomes
-        for pid in pids:
-            end = time.monotonic() + 10
-            while alive(pid) and time.monotonic() < end:
-                await asyncio.sleep(0.05)
-            assert not alive(pid), pid
+        await assert_exited(pids, 10)
         log = server.log_path.read_text()
     assert "Traceback" not in log, log[-3000:]
 
