@@ -416,9 +416,14 @@ async def wait_ready(url: str, deadline_s: float = 300) -> None:
 
 
 async def served_engine(url: str) -> str:
-    """compiled or python, as the server's build_info metric says."""
+    """compiled or python, as every worker of the server says (``mixed`` if they differ);
+    a server from before workers reported it: its build_info metric."""
     async with aiohttp.ClientSession() as session, session.get(url + "/metrics") as response:
-        found = re.search(r'docvouch_build_info\{[^}]*engine="(\w+)"', await response.text())
+        text = await response.text()
+    workers = set(re.findall(r'docvouch_workers_by_engine\{engine="(\w+)"\}', text))
+    if workers:
+        return workers.pop() if len(workers) == 1 else "mixed"
+    found = re.search(r'docvouch_build_info\{[^}]*engine="(\w+)"', text)
     return found.group(1) if found else "unknown"
 
 

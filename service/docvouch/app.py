@@ -138,6 +138,15 @@ def _register_gauges(app: web.Application) -> None:
                        "Jobs sent to a busy worker to run as soon as it finishes its own.",
                        gen_value("sent_ahead"))
     metrics.gauge_from("docvouch_workers_alive", "Live worker processes.", gen_value("alive"))
+
+    def worker_engines() -> dict[str, float]:
+        pool = app.get(POOL)
+        gen = pool.generation if pool is not None else None
+        return {k: float(v) for k, v in gen.engines().items()} if gen is not None else {}
+
+    metrics.gauges_from("docvouch_workers_by_engine",
+                        "Live worker processes by the engine each reported when it started: "
+                        "compiled (mypyc) or python.", "engine", worker_engines)
     metrics.gauge_from("docvouch_request_body_bytes",
                        "Bytes of request bodies admitted and not yet answered (budget: "
                        "(queue_max + workers) × max_body_bytes).",

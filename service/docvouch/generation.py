@@ -145,6 +145,15 @@ class Generation:
     def pids(self) -> list[int]:
         return [w.pid for w in self._workers if w is not None]
 
+    def engines(self) -> dict[str, int]:
+        """Live workers by the engine each runs (compiled or python), as each one said."""
+        counts: dict[str, int] = {}
+        for worker in self._workers:
+            if worker is not None:
+                engine = str(worker.ready.get("engine", "unknown"))
+                counts[engine] = counts.get(engine, 0) + 1
+        return counts
+
     def submit(self, job: Job) -> None:
         self.waiting += 1
         self.queued_units += job.units

@@ -7,7 +7,7 @@ Names follow the Prometheus conventions: ``docvouch_`` prefix, base units in the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import (
@@ -17,7 +17,9 @@ from prometheus_client import (
     Histogram,
     disable_created_metrics,
 )
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import Collector
 
 from docvouch import __version__, accel
 
@@ -83,6 +85,12 @@ class Metrics:
         """A gauge whose value is read at scrape time (queue depth, live workers...)."""
         Gauge(name, help_text, registry=self.registry).set_function(read)
 
+    def gauges_from(self, name: str, help_text: str, label: str,
+                    read: Callable[[], Mapping[str, float]]) -> None:
+        """One gauge per value of ``label``, all read at scrape time (a value absent from
+        the mapping is absent from the scrape, not left at its last figure)."""
+        self.registry.register(_GaugesFrom(name, help_text, label, read))
+
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         series = self._request_series.get((route, method, status))
         if series is None:
@@ -113,3 +121,15 @@ class Metrics:
         """The exposition body and its content type, negotiated from ``Accept``."""
         encoder, content_type = choose_encoder(accept or "")
         return encoder(self.registry), content_type
+
+
+class _GaugesFrom(Collector):
+    def __init__(self, name: str, help_text: str, label: str,
+                 read: Callable[[], Mapping[str, float]]) -> None:
+        self.name, self.help_text, self.label, self.read = name, help_text, label, read
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(self.name, self.help_text, labels=[self.label])
+        for value, figure in sorted(self.read().items()):
+            family.add_metric([value], figure)
+        yield family

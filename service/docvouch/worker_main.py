@@ -30,6 +30,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from docvouch import accel
 from docvouch.cache import EncodedResult
 from docvouch.engine import Engine
 from docvouch.errors import DocVouchError
@@ -122,7 +123,10 @@ def _serve_jobs(sock: socket.socket, builds: dict[str, str], verify_checksums: b
         # worker: out of the collector's sight, a full collection no longer rescans them
         # (measured: one 166 ms pause every ~100 answers at 100k passages, now none).
         gc.freeze()
-        send(stream, {"ready": corpora, "errors": errors, "pid": os.getpid()})
+        # How this process imported the engine: /metrics counts the workers by it, so an
+        # operator sees what the verifications run on, not only the server's own import.
+        send(stream, {"ready": corpora, "errors": errors, "pid": os.getpid(),
+                      "engine": accel.state().label})
         while (job := receive(stream)) is not None:
             send(stream, *_answer(engines, job))
 

@@ -7,6 +7,7 @@ import unicodedata
 import pytest
 from aiohttp.test_utils import TestClient
 
+from docvouch import accel
 from docvouch.engine import normalise_text
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -173,6 +174,8 @@ async def test_metrics_count_requests_verdicts_cache_and_index(shared: TestClien
     assert 'docvouch_index_passages{corpus="python"}' in text
     assert 'docvouch_index_bytes{corpus="mini"}' in text
     assert "docvouch_workers_alive 2.0" in text
+    # Each worker says how it imported the engine (this suite's own way: CI runs compiled)
+    assert f'docvouch_workers_by_engine{{engine="{accel.state().label}"}} 2.0' in text
 
 
 async def test_unknown_paths_are_counted_under_one_label(shared: TestClient) -> None:

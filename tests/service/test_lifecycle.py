@@ -1,4 +1,5 @@
-"""Signals on a real ``python -m docvouch serve`` process: drain on SIGTERM, reload on SIGHUP."""
+"""Signals on a real ``python -m docvouch serve`` process: drain on SIGTERM, reload on SIGHUP,
+no traceback or orphan after SIGKILL."""
 
 from __future__ import annotations
 
