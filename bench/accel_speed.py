@@ -1,6 +1,6 @@
 """The compiled engine against the interpreted one: time per typical answer, side by side.
 
-    python bench/accel_speed.py [--rounds 6] [--answers 100] [--home DIR]
+    python bench/accel_speed.py [--rounds 6] [--answers 200] [--alone] [--home DIR]
 
 Each round runs both engines at once, as two processes pinned to the same core (core 0 in
 even rounds, core 1 in odd ones), each timing the same distinct typical answers

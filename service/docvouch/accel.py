@@ -257,6 +257,16 @@ def _swap(incoming: Path, target: Path) -> None:
     shutil.rmtree(retired, ignore_errors=True)
 
 
+def c_compiler() -> str:
+    """The compiler command the build runs: $CC, else the one this Python was built with."""
+    return (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()[0]
+
+
+def python_headers() -> Path:
+    """Where the build looks for this interpreter's ``Python.h``."""
+    return Path(sysconfig.get_paths()["include"]) / "Python.h"
+
+
 def _require_toolchain() -> None:
     import shutil
 
@@ -269,11 +279,11 @@ def _require_toolchain() -> None:
         import setuptools  # noqa: F401
     except ImportError:
         raise AccelError("setuptools is not installed: pip install 'docvouch[accel]'") from None
-    compiler = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()[0]
+    compiler = c_compiler()
     if shutil.which(compiler) is None:
         raise AccelError(f"no C compiler ({compiler}): on Debian or Ubuntu, "
                          "apt-get install build-essential")
-    headers = Path(sysconfig.get_paths()["include"]) / "Python.h"
+    headers = python_headers()
     if not headers.is_file():
         raise AccelError(f"no Python headers ({headers}): on Debian or Ubuntu, "
                          "apt-get install python3-dev")

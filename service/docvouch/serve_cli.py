@@ -211,10 +211,11 @@ async def serve(settings: Any, *, pending: list[int] | None = None) -> None:
             gc.collect()
             gc.freeze()
             loop.add_signal_handler(signal.SIGHUP, app[POOL].request_reload)
+            engine = accel.state()
             log.info("listening", urls=[_url(a) for a in runner.addresses],
                      health_urls=[_url(s.getsockname()) for s in health.sockets] if health
-                     else [], settings=settings.public(), engine=accel.state().label,
-                     engine_reason=accel.state().reason)
+                     else [], settings=settings.public(), engine=engine.label,
+                     engine_reason=engine.reason)
             await stop.wait()
         log.info("draining", timeout_s=settings.shutdown_timeout_s)
         if health is not None:
